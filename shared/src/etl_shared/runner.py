@@ -1,0 +1,68 @@
+"""Running partitions in-process with retries: what `etl run` and `etl backfill` do.
+
+Only transient source errors are retried (exponential backoff, `ETL_RETRY_DELAY_SECONDS`
+for the first wait); anything else fails at once. One engine and one warehouse
+connection serve a whole backfill.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from etl_shared import steps
+from etl_shared.config import Settings
+from etl_shared.errors import EtlError, is_retryable
+from etl_shared.stage import Engine, StageRef
+from etl_shared.warehouse import open_warehouse
+
+
+@dataclass
+class PartitionResult:
+    partition: str
+    ok: bool
+    ref: StageRef | None = None
+    error: EtlError | None = None
+    attempts: int = 1
+
+
+def retry_delay_seconds() -> float:
+    return float(os.environ.get("ETL_RETRY_DELAY_SECONDS", "5"))
+
+
+def run_partitions(
+    partitions: Sequence[str],
+    *,
+    settings: Settings | None = None,
+    platform: str = "cli",
+    attempts: int = 3,
+    on_done: Callable[[PartitionResult], None] | None = None,
+) -> list[PartitionResult]:
+    """Run each partition (extract..check), retrying transient errors; never raises EtlError."""
+    settings = settings or Settings.from_env()
+    delay = retry_delay_seconds()
+    results: list[PartitionResult] = []
+    with Engine() as engine, open_warehouse(settings.warehouse_url, engine) as wh:
+        for partition in partitions:
+            retrying = Retrying(
+                retry=retry_if_exception(is_retryable),
+                stop=stop_after_attempt(attempts),
+                wait=wait_exponential(multiplier=delay, max=delay * 16),
+                reraise=True,
+            )
+            try:
+                ref = retrying(
+                    steps.run_partition, partition, settings=settings, platform=platform,
+                    engine=engine, warehouse=wh,
+                )
+                result = PartitionResult(partition, True, ref=ref)
+            except EtlError as exc:
+                result = PartitionResult(partition, False, error=exc)
+            result.attempts = retrying.statistics.get("attempt_number", 1)
+            results.append(result)
+            if on_done is not None:
+                on_done(result)
+    return results

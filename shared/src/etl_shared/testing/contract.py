@@ -1,0 +1,226 @@
+"""The contract suite: the behaviour every platform must show, run through its own tool.
+
+A platform's `tests/test_contract.py` defines a `platform_runner` fixture and imports
+this module's tests with `from etl_shared.testing.contract import *`. Each test runs
+against a DuckDB file and against a real PostgreSQL database (`warehouse_url` below).
+
+The runner runs each partition through the orchestrator (a DAG run, an asset
+materialization, a flow run, a Job command) with the process environment the tests set
+(`LANDING_DIR`, `STAGING_DIR`, `WAREHOUSE_URL`, fault switches) and reports every
+partition as a :class:`RunOutcome`; a failed run is reported, never raised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+from etl_shared.landing import flights_file
+from etl_shared.testing.landing import GOLDEN_DAYS, MISSING_DAY, bad_rows, read_lines
+from etl_shared.warehouse import open_warehouse
+
+__all__ = [
+    "PlatformRunner",
+    "RunOutcome",
+    "test_bad_rows_are_quarantined_and_counts_reconcile",
+    "test_failure_inside_load_leaves_previous_state",
+    "test_golden_carrier_daily",
+    "test_header_only_file_fails_check_and_keeps_previous_data",
+    "test_missing_partition_fails_clearly_and_leaves_warehouse_unchanged",
+    "test_rerun_of_partition_is_idempotent",
+    "test_transient_source_fault_is_retried",
+    "warehouse_url",
+]
+
+DAY = GOLDEN_DAYS[0]
+DATA_TABLES = ("flights", "carrier_daily", "quarantine")
+
+
+@dataclass
+class RunOutcome:
+    partition: str
+    ok: bool
+    error: str | None = None
+
+
+class PlatformRunner(Protocol):
+    platform: str
+
+    def run(self, partitions: list[str]) -> list[RunOutcome]: ...
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse_url(request: pytest.FixtureRequest, landing_zone: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each contract test runs once per warehouse backend."""
+    url = request.getfixturevalue(f"{request.param}_warehouse")
+    monkeypatch.setenv("WAREHOUSE_URL", url)
+    return url
+
+
+# ------------------------------------------------------------------------- helpers
+def _run(runner: PlatformRunner, partitions: list[str]) -> dict[str, RunOutcome]:
+    outcomes = runner.run(list(partitions))
+    assert [o.partition for o in outcomes] == list(partitions), outcomes
+    return {o.partition: o for o in outcomes}
+
+
+def _run_ok(runner: PlatformRunner, partitions: list[str]) -> None:
+    for partition, outcome in _run(runner, partitions).items():
+        assert outcome.ok, f"{runner.platform} run of {partition} failed: {outcome.error}"
+
+
+def _snapshot(url: str, *, with_run_ids: bool = True) -> dict[str, list[tuple[Any, ...]]]:
+    with open_warehouse(url) as wh:
+        snap = {t: wh.table_rows(t) for t in DATA_TABLES}
+    if not with_run_ids:  # run_id is the last quarantine column
+        snap["quarantine"] = [row[:-1] for row in snap["quarantine"]]
+    return snap
+
+
+def _runs(url: str, partition: str) -> list[tuple[Any, ...]]:
+    with open_warehouse(url) as wh:
+        return wh.query(
+            "SELECT platform, status, rows_extracted, rows_loaded, rows_quarantined, error "
+            "FROM pipeline_runs WHERE partition_date = ? ORDER BY started_at",
+            [dt.date.fromisoformat(partition)],
+        )
+
+
+def _count(url: str, sql: str, params: list[Any]) -> int:
+    with open_warehouse(url) as wh:
+        return int(wh.query(sql, params)[0][0])
+
+
+def _same(expected: object, actual: object) -> bool:
+    if isinstance(expected, float) or isinstance(actual, float):
+        return expected is not None and actual is not None and math.isclose(
+            float(expected), float(actual), rel_tol=1e-9, abs_tol=1e-8
+        )
+    return str(expected) == str(actual)
+
+
+# --------------------------------------------------------------------------- tests
+def test_golden_carrier_daily(
+    platform_runner: PlatformRunner, warehouse_url: str, golden_carrier_daily: dict[str, list[dict[str, Any]]]
+) -> None:
+    """carrier_daily equals the checked-in rows recomputed independently from the raw file."""
+    _run_ok(platform_runner, list(GOLDEN_DAYS))
+    with open_warehouse(warehouse_url) as wh:
+        for day in GOLDEN_DAYS:
+            cols = list(golden_carrier_daily[day][0])
+            actual = wh.query(
+                f"SELECT {', '.join(cols)} FROM carrier_daily WHERE flight_date = ? ORDER BY carrier",
+                [dt.date.fromisoformat(day)],
+            )
+            expected = golden_carrier_daily[day]
+            assert len(actual) == len(expected), f"{day}: {len(actual)} carriers, expected {len(expected)}"
+            for exp, act in zip(expected, actual, strict=True):
+                diffs = {c: (exp[c], a) for c, a in zip(cols, act, strict=True) if not _same(exp[c], a)}
+                assert not diffs, f"{day} {exp['carrier']}: expected vs actual {diffs}"
+            (flights,) = wh.query(
+                "SELECT count(*) FROM flights WHERE flight_date = ?", [dt.date.fromisoformat(day)]
+            )[0]
+            assert flights == sum(int(r["flights"]) for r in expected)
+
+
+def test_rerun_of_partition_is_idempotent(
+    platform_runner: PlatformRunner, warehouse_url: str, landing_zone: Path
+) -> None:
+    """Running a partition twice leaves the same rows, and both runs are recorded."""
+    _run_ok(platform_runner, [DAY])
+    first = _snapshot(warehouse_url, with_run_ids=False)
+    _run_ok(platform_runner, [DAY])
+    assert _snapshot(warehouse_url, with_run_ids=False) == first
+    assert len(first["flights"]) == len(read_lines(landing_zone, DAY)) - 1
+    runs = _runs(warehouse_url, DAY)
+    assert [(r[0], r[1]) for r in runs] == [(platform_runner.platform, "success")] * 2, runs
+
+
+def test_bad_rows_are_quarantined_and_counts_reconcile(
+    platform_runner: PlatformRunner, warehouse_url: str, landing_zone: Path, bad_landing_file: Any
+) -> None:
+    """Every bad row lands in quarantine with its reason and line; the good rows all load."""
+    good = len(read_lines(landing_zone, DAY)) - 1
+    cases = bad_rows(landing_zone, DAY)
+    lines = [line for group in cases.values() for line in group]
+    bad_landing_file(DAY, lines)
+    _run_ok(platform_runner, [DAY])
+
+    with open_warehouse(warehouse_url) as wh:
+        quarantined = wh.query(
+            "SELECT line_number, reason, message, source_file FROM quarantine "
+            "WHERE partition_date = ? ORDER BY line_number",
+            [dt.date.fromisoformat(DAY)],
+        )
+    expected_reasons = [reason for reason, group in cases.items() for _ in group]
+    # the bad lines follow the good ones: line 1 is the header, good rows are 2..good+1
+    assert [(q[0], q[1]) for q in quarantined] == [
+        (good + 2 + i, reason) for i, reason in enumerate(expected_reasons)
+    ], quarantined
+    assert all(q[2] for q in quarantined), "every quarantine row carries a message"
+    assert {q[3] for q in quarantined} == {str(flights_file(landing_zone, DAY))}
+    loaded = _count(warehouse_url, "SELECT count(*) FROM flights WHERE flight_date = ?", [dt.date.fromisoformat(DAY)])
+    assert loaded == good
+    (platform, status, extracted, rows_loaded, rows_quarantined, _err) = _runs(warehouse_url, DAY)[-1]
+    assert (platform, status) == (platform_runner.platform, "success")
+    assert (extracted, rows_loaded, rows_quarantined) == (good + len(lines), good, len(lines))
+
+
+def test_missing_partition_fails_clearly_and_leaves_warehouse_unchanged(
+    platform_runner: PlatformRunner, warehouse_url: str
+) -> None:
+    """A partition with no landing file fails, names the partition and file, changes nothing."""
+    _run_ok(platform_runner, [DAY])
+    before = _snapshot(warehouse_url)
+    outcome = _run(platform_runner, [MISSING_DAY])[MISSING_DAY]
+    assert not outcome.ok
+    assert MISSING_DAY in (outcome.error or "") and "no landing file" in (outcome.error or ""), outcome.error
+    assert _snapshot(warehouse_url) == before
+    runs = _runs(warehouse_url, MISSING_DAY)
+    assert [(r[0], r[1]) for r in runs][-1:] == [(platform_runner.platform, "failed")], runs
+    assert "no landing file" in (runs[-1][5] or "")
+
+
+def test_transient_source_fault_is_retried(
+    platform_runner: PlatformRunner, warehouse_url: str, fault_injection: Any
+) -> None:
+    """A source read that fails once is retried by the orchestrator and the run succeeds."""
+    fault_injection.transient_source(times=1)
+    _run_ok(platform_runner, [DAY])
+    assert fault_injection.remaining_transient() == 0, "the injected fault was never hit"
+    assert _count(warehouse_url, "SELECT count(*) FROM flights WHERE flight_date = ?", [dt.date.fromisoformat(DAY)]) > 0
+
+
+def test_failure_inside_load_leaves_previous_state(
+    platform_runner: PlatformRunner, warehouse_url: str, landing_zone: Path, bad_landing_file: Any, fault_injection: Any
+) -> None:
+    """An error inside the load transaction rolls back: the previous rows stay, nothing half-loaded."""
+    _run_ok(platform_runner, [DAY])
+    before = _snapshot(warehouse_url)
+    # new input for the day (half the rows), then a load that fails inside its transaction
+    lines = read_lines(landing_zone, DAY)[1:]
+    bad_landing_file(DAY, lines[: len(lines) // 2], keep_original=False)
+    fault_injection.inside_load()
+    outcome = _run(platform_runner, [DAY])[DAY]
+    assert not outcome.ok
+    assert "inside the transaction" in (outcome.error or ""), outcome.error
+    assert _snapshot(warehouse_url) == before
+
+
+def test_header_only_file_fails_check_and_keeps_previous_data(
+    platform_runner: PlatformRunner, warehouse_url: str, bad_landing_file: Any
+) -> None:
+    """A file with a header and no rows fails the checks; the day keeps its previous data."""
+    _run_ok(platform_runner, [DAY])
+    before = _snapshot(warehouse_url)
+    bad_landing_file(DAY, [], keep_original=False)
+    outcome = _run(platform_runner, [DAY])[DAY]
+    assert not outcome.ok
+    assert "partition_not_empty" in (outcome.error or ""), outcome.error
+    assert _snapshot(warehouse_url) == before
+

@@ -1,0 +1,57 @@
+"""Landing files for tests: the sample days, and bad files made on purpose."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from etl_shared.landing import flights_file
+from etl_shared.schema import SOURCE_COLUMNS
+
+# Days seeded for every test session: a quiet New Year's Day, the 8 February 2013
+# blizzard (hundreds of cancellations) and 3 November 2013, when daylight saving time
+# ended and the weather file has two readings for one hour.
+GOLDEN_DAYS = ("2013-01-01", "2013-02-08", "2013-11-03")
+SAMPLE_DAYS = GOLDEN_DAYS
+MISSING_DAY = "2013-06-15"  # never seeded
+
+
+def read_lines(landing_dir: Path, partition: str) -> list[str]:
+    return flights_file(landing_dir, partition).read_text().splitlines()
+
+
+def row_template(landing_dir: Path, partition: str) -> dict[str, str]:
+    """The first data row of a seeded day, as a dict of column -> text."""
+    header, first = read_lines(landing_dir, partition)[:2]
+    return dict(zip(header.split(","), first.split(","), strict=True))
+
+
+def to_line(row: dict[str, str], columns: tuple[str, ...] | list[str] = SOURCE_COLUMNS) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([row.get(c, "") for c in columns])
+    return buf.getvalue()
+
+
+def bad_rows(landing_dir: Path, partition: str) -> dict[str, list[bytes]]:
+    """One or two bad lines per quarantine reason, built from a real row of the day."""
+    base = row_template(landing_dir, partition)
+
+    def line(**changes: str) -> bytes:
+        return to_line({**base, **changes}).encode()
+
+    year, month, day = (int(x) for x in partition.split("-"))
+    other_day = day + 1 if day < 28 else day - 1
+    return {
+        "malformed_line": [
+            b",".join(line().split(b",")[:5]),  # wrong field count
+            line(tailnum="NBAD").replace(b"NBAD", b"N\xff\xfeBAD"),  # invalid UTF-8
+        ],
+        "missing_required": [line(flight="")],
+        "invalid_number": [line(distance="12x4")],
+        "invalid_date": [line(month="2", day="30")],
+        "wrong_partition": [line(day=str(other_day))],
+        "out_of_range": [line(distance="-5"), line(dep_time="2561")],
+        "unknown_carrier": [line(carrier="ZZ", flight="9999")],
+        "duplicate_key": [line()],
+    }
