@@ -59,9 +59,13 @@ def run_checks(wh: Warehouse, partition: str, extracted: int | None) -> list[Che
         """,
         [day, day],
     )
-    loaded, distinct_ids, quarantined, mismatched = map(int, (loaded, distinct_ids, quarantined, mismatched))
+    loaded, distinct_ids, quarantined, mismatched = map(
+        int, (loaded, distinct_ids, quarantined, mismatched)
+    )
     if extracted is None:
-        reconcile = CheckResult("rows_reconcile", False, "no successful run recorded for this partition")
+        reconcile = CheckResult(
+            "rows_reconcile", False, "no successful run recorded for this partition"
+        )
     else:
         reconcile = CheckResult(
             "rows_reconcile",
@@ -72,7 +76,9 @@ def run_checks(wh: Warehouse, partition: str, extracted: int | None) -> list[Che
         reconcile,
         CheckResult("partition_not_empty", loaded > 0, f"{loaded} flights loaded"),
         CheckResult(
-            "flight_id_unique", loaded == distinct_ids, f"{loaded - distinct_ids} duplicate flight_id"
+            "flight_id_unique",
+            loaded == distinct_ids,
+            f"{loaded - distinct_ids} duplicate flight_id",
         ),
         CheckResult(
             "carrier_daily_matches_flights",

@@ -21,7 +21,9 @@ from etl_shared.partitions import date_range, partition_key
 from etl_shared.runner import PartitionResult, run_partitions
 from etl_shared.warehouse import open_warehouse
 
-app = typer.Typer(help="The nycflights13 pipeline: seed, run, backfill, verify.", no_args_is_help=True)
+app = typer.Typer(
+    help="The nycflights13 pipeline: seed, run, backfill, verify.", no_args_is_help=True
+)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -47,7 +49,9 @@ def _partitions(start: str, end: str) -> list[str]:
 def seed(
     start: DateOpt = "2013-01-01",
     end: DateOpt = "2013-01-07",
-    landing: Annotated[Path | None, typer.Option(help="Landing zone (default $LANDING_DIR).")] = None,
+    landing: Annotated[
+        Path | None, typer.Option(help="Landing zone (default $LANDING_DIR).")
+    ] = None,
 ) -> None:
     """Write one landing file per flight date, plus the reference files."""
     days = _partitions(start, end)
@@ -71,19 +75,28 @@ def run(date: DateOpt, platform: PlatformOpt = "cli", attempts: int = 3) -> None
 
 
 @app.command()
-def backfill(start: DateOpt, end: DateOpt, platform: PlatformOpt = "cli", attempts: int = 3) -> None:
+def backfill(
+    start: DateOpt, end: DateOpt, platform: PlatformOpt = "cli", attempts: int = 3
+) -> None:
     """Run every partition from start to end (both included), with a progress bar."""
     days = _partitions(start, end)
     if not _reachable():
         raise typer.Exit(1)
     with Progress(
-        TextColumn("[bold]backfill"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("{task.description}"), console=err_console, transient=False,
+        TextColumn("[bold]backfill"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=err_console,
+        transient=False,
     ) as progress:
         task = progress.add_task("", total=len(days))
 
         def advance(result: PartitionResult) -> None:
-            progress.update(task, advance=1, description=f"{result.partition} {'ok' if result.ok else 'FAILED'}")
+            progress.update(
+                task, advance=1, description=f"{result.partition} {'ok' if result.ok else 'FAILED'}"
+            )
 
         results = run_partitions(days, platform=platform, attempts=attempts, on_done=advance)
     _print_summary(results)

@@ -53,9 +53,12 @@ def raw_flights_csv() -> Path:
     target = cache / f"flights-{archive.stat().st_size}.csv"
     if not target.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(archive) as zf, tempfile.NamedTemporaryFile(dir=cache, delete=False) as tmp:
-            with zf.open("flights.csv") as src:
-                shutil.copyfileobj(src, tmp)
+        with (
+            zipfile.ZipFile(archive) as zf,
+            zf.open("flights.csv") as src,
+            tempfile.NamedTemporaryFile(dir=cache, delete=False) as tmp,
+        ):
+            shutil.copyfileobj(src, tmp)
         os.replace(tmp.name, target)
     return target
 

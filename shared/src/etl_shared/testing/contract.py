@@ -55,7 +55,9 @@ class PlatformRunner(Protocol):
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
-def warehouse_url(request: pytest.FixtureRequest, landing_zone: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def warehouse_url(
+    request: pytest.FixtureRequest, landing_zone: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
     """Each contract test runs once per warehouse backend."""
     url = request.getfixturevalue(f"{request.param}_warehouse")
     monkeypatch.setenv("WAREHOUSE_URL", url)
@@ -98,15 +100,19 @@ def _count(url: str, sql: str, params: list[Any]) -> int:
 
 def _same(expected: object, actual: object) -> bool:
     if isinstance(expected, float) or isinstance(actual, float):
-        return expected is not None and actual is not None and math.isclose(
-            float(expected), float(actual), rel_tol=1e-9, abs_tol=1e-8
+        return (
+            expected is not None
+            and actual is not None
+            and math.isclose(float(expected), float(actual), rel_tol=1e-9, abs_tol=1e-8)
         )
     return str(expected) == str(actual)
 
 
 # --------------------------------------------------------------------------- tests
 def test_golden_carrier_daily(
-    platform_runner: PlatformRunner, warehouse_url: str, golden_carrier_daily: dict[str, list[dict[str, Any]]]
+    platform_runner: PlatformRunner,
+    warehouse_url: str,
+    golden_carrier_daily: dict[str, list[dict[str, Any]]],
 ) -> None:
     """carrier_daily equals the checked-in rows recomputed independently from the raw file."""
     _run_ok(platform_runner, list(GOLDEN_DAYS))
@@ -118,9 +124,13 @@ def test_golden_carrier_daily(
                 [dt.date.fromisoformat(day)],
             )
             expected = golden_carrier_daily[day]
-            assert len(actual) == len(expected), f"{day}: {len(actual)} carriers, expected {len(expected)}"
+            assert len(actual) == len(expected), (
+                f"{day}: {len(actual)} carriers, expected {len(expected)}"
+            )
             for exp, act in zip(expected, actual, strict=True):
-                diffs = {c: (exp[c], a) for c, a in zip(cols, act, strict=True) if not _same(exp[c], a)}
+                diffs = {
+                    c: (exp[c], a) for c, a in zip(cols, act, strict=True) if not _same(exp[c], a)
+                }
                 assert not diffs, f"{day} {exp['carrier']}: expected vs actual {diffs}"
             (flights,) = wh.query(
                 "SELECT count(*) FROM flights WHERE flight_date = ?", [dt.date.fromisoformat(day)]
@@ -164,9 +174,15 @@ def test_bad_rows_are_quarantined_and_counts_reconcile(
     ], quarantined
     assert all(q[2] for q in quarantined), "every quarantine row carries a message"
     assert {q[3] for q in quarantined} == {str(flights_file(landing_zone, DAY))}
-    loaded = _count(warehouse_url, "SELECT count(*) FROM flights WHERE flight_date = ?", [dt.date.fromisoformat(DAY)])
+    loaded = _count(
+        warehouse_url,
+        "SELECT count(*) FROM flights WHERE flight_date = ?",
+        [dt.date.fromisoformat(DAY)],
+    )
     assert loaded == good
-    (platform, status, extracted, rows_loaded, rows_quarantined, _err) = _runs(warehouse_url, DAY)[-1]
+    (platform, status, extracted, rows_loaded, rows_quarantined, _err) = _runs(warehouse_url, DAY)[
+        -1
+    ]
     assert (platform, status) == (platform_runner.platform, "success")
     assert (extracted, rows_loaded, rows_quarantined) == (good + len(lines), good, len(lines))
 
@@ -179,7 +195,8 @@ def test_missing_partition_fails_clearly_and_leaves_warehouse_unchanged(
     before = _snapshot(warehouse_url)
     outcome = _run(platform_runner, [MISSING_DAY])[MISSING_DAY]
     assert not outcome.ok
-    assert MISSING_DAY in (outcome.error or "") and "no landing file" in (outcome.error or ""), outcome.error
+    assert MISSING_DAY in (outcome.error or ""), outcome.error
+    assert "no landing file" in (outcome.error or ""), outcome.error
     assert _snapshot(warehouse_url) == before
     runs = _runs(warehouse_url, MISSING_DAY)
     assert [(r[0], r[1]) for r in runs][-1:] == [(platform_runner.platform, "failed")], runs
@@ -193,11 +210,22 @@ def test_transient_source_fault_is_retried(
     fault_injection.transient_source(times=1)
     _run_ok(platform_runner, [DAY])
     assert fault_injection.remaining_transient() == 0, "the injected fault was never hit"
-    assert _count(warehouse_url, "SELECT count(*) FROM flights WHERE flight_date = ?", [dt.date.fromisoformat(DAY)]) > 0
+    assert (
+        _count(
+            warehouse_url,
+            "SELECT count(*) FROM flights WHERE flight_date = ?",
+            [dt.date.fromisoformat(DAY)],
+        )
+        > 0
+    )
 
 
 def test_failure_inside_load_leaves_previous_state(
-    platform_runner: PlatformRunner, warehouse_url: str, landing_zone: Path, bad_landing_file: Any, fault_injection: Any
+    platform_runner: PlatformRunner,
+    warehouse_url: str,
+    landing_zone: Path,
+    bad_landing_file: Any,
+    fault_injection: Any,
 ) -> None:
     """An error inside the load transaction rolls back: the previous rows stay, nothing half-loaded."""
     _run_ok(platform_runner, [DAY])
@@ -223,4 +251,3 @@ def test_header_only_file_fails_check_and_keeps_previous_data(
     assert not outcome.ok
     assert "partition_not_empty" in (outcome.error or ""), outcome.error
     assert _snapshot(warehouse_url) == before
-

@@ -40,7 +40,7 @@ def bad_rows(landing_dir: Path, partition: str) -> dict[str, list[bytes]]:
     def line(**changes: str) -> bytes:
         return to_line({**base, **changes}).encode()
 
-    year, month, day = (int(x) for x in partition.split("-"))
+    _year, _month, day = (int(x) for x in partition.split("-"))
     other_day = day + 1 if day < 28 else day - 1
     return {
         "malformed_line": [

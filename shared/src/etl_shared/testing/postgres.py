@@ -79,7 +79,9 @@ class PostgresServer:
             pgdata=server.pgdata,
             user=system_user,
         )
-        options = f"-h 127.0.0.1 -p {server.port} -k {server.pgdata} -c fsync=off -c full_page_writes=off"
+        options = (
+            f"-h 127.0.0.1 -p {server.port} -k {server.pgdata} -c fsync=off -c full_page_writes=off"
+        )
         pg.pg_ctl(
             ["-w", "-t", "60", "-o", options, "-l", str(server.pgdata / "server.log"), "start"],
             pgdata=server.pgdata,

@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from etl_shared.stage import Engine
 from etl_shared.warehouse.base import Warehouse, redact_url

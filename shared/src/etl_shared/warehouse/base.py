@@ -46,8 +46,8 @@ class Warehouse(ABC):
         """One transaction; rolls back when the block raises."""
 
     @abstractmethod
-    def lock_partition(self, partition: str) -> None:
-        """Inside a transaction: make concurrent loads of one partition wait for each other."""
+    def lock(self, key: str) -> None:
+        """Inside a transaction: make concurrent transactions holding the same key wait for each other."""
 
     @abstractmethod
     def insert_from_engine(self, table: str, relation: str) -> int:
@@ -63,6 +63,7 @@ class Warehouse(ABC):
         if set(TABLES) <= existing:
             return
         with self.transaction():
+            self.lock("schema")
             for table in TABLES:
                 self.execute(create_table_sql(table))
             for ddl in EXTRA_DDL:
@@ -70,8 +71,7 @@ class Warehouse(ABC):
 
     def _list_tables_sql(self) -> str:
         return (
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = current_schema()"
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         )
 
     def replace_partition(
@@ -90,7 +90,7 @@ class Warehouse(ABC):
         counts: dict[str, int] = {}
         day = dt.date.fromisoformat(partition)
         with self.transaction():
-            self.lock_partition(partition)
+            self.lock(f"partition:{partition}")
             for table, date_column in PARTITIONED_TABLES.items():
                 self.execute(f"DELETE FROM {table} WHERE {date_column} = ?", [day])
                 counts[table] = self.insert_from_engine(table, relations[table])
@@ -117,6 +117,11 @@ class Warehouse(ABC):
 
         where, params = "", []
         if partition is not None and table in PARTITIONED_TABLES:
-            where, params = f" WHERE {PARTITIONED_TABLES[table]} = ?", [dt.date.fromisoformat(partition)]
+            where, params = (
+                f" WHERE {PARTITIONED_TABLES[table]} = ?",
+                [dt.date.fromisoformat(partition)],
+            )
         order = ", ".join(TABLE_KEYS[table])
-        return self.query(f"SELECT {', '.join(columns(table))} FROM {table}{where} ORDER BY {order}", params)
+        return self.query(
+            f"SELECT {', '.join(columns(table))} FROM {table}{where} ORDER BY {order}", params
+        )

@@ -86,7 +86,7 @@ class DuckDBWarehouse(Warehouse):
             raise
         self.engine.execute("COMMIT")
 
-    def lock_partition(self, partition: str) -> None:
+    def lock(self, key: str) -> None:
         # The attach already holds the file exclusively for this engine.
         return None
 

@@ -59,17 +59,19 @@ class PostgresWarehouse(Warehouse):
         with self.conn.transaction():
             yield
 
-    def lock_partition(self, partition: str) -> None:
-        self.execute("SELECT pg_advisory_xact_lock(hashtext('etl_partition:' || ?))", [str(partition)])
+    def lock(self, key: str) -> None:
+        self.execute("SELECT pg_advisory_xact_lock(hashtext('etl:' || ?))", [key])
 
     def insert_from_engine(self, table: str, relation: str) -> int:
         cols = columns(table)
         reader = self.engine.execute(f"SELECT {', '.join(cols)} FROM {relation}")
         count = 0
-        with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+        with (
+            self.conn.cursor() as cur,
+            cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy,
+        ):
             while batch := reader.fetchmany(BATCH_ROWS):
                 for row in batch:
                     copy.write_row(row)
                 count += len(batch)
         return count
-
