@@ -9,14 +9,15 @@ from etl_shared.testing.contract import RunOutcome
 
 
 class PythonRunner:
-    """Runs partitions the way `etl run` does: in-process, retrying transient errors."""
+    """Runs partitions the way `etl backfill` does: in-process, in batches, retrying
+    transient errors (a failing batch is rerun one partition at a time)."""
 
     platform = "cli"
 
     def run(self, partitions: list[str]) -> list[RunOutcome]:
         return [
             RunOutcome(r.partition, r.ok, None if r.error is None else str(r.error))
-            for r in run_partitions(partitions, platform=self.platform)
+            for r in run_partitions(partitions, platform=self.platform, batch_size=31)
         ]
 
 

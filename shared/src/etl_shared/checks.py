@@ -42,50 +42,74 @@ def last_extracted(wh: Warehouse, partition: str) -> int | None:
 
 
 def run_checks(wh: Warehouse, partition: str, extracted: int | None) -> list[CheckResult]:
-    day = dt.date.fromisoformat(partition)
-    ((loaded, distinct_ids),) = wh.query(
-        "SELECT count(*), count(DISTINCT flight_id) FROM flights WHERE flight_date = ?", [day]
-    )
-    ((quarantined,),) = wh.query("SELECT count(*) FROM quarantine WHERE partition_date = ?", [day])
-    ((mismatched,),) = wh.query(
-        """
-        SELECT count(*) FROM (
-          SELECT carrier, count(*) AS n, count(*) FILTER (WHERE cancelled) AS c
-          FROM flights WHERE flight_date = ? GROUP BY carrier
-        ) f FULL OUTER JOIN (
-          SELECT carrier, flights AS n, cancelled AS c FROM carrier_daily WHERE flight_date = ?
-        ) d ON f.carrier = d.carrier
-        WHERE f.n IS DISTINCT FROM d.n OR f.c IS DISTINCT FROM d.c
-        """,
-        [day, day],
-    )
-    loaded, distinct_ids, quarantined, mismatched = map(
-        int, (loaded, distinct_ids, quarantined, mismatched)
-    )
-    if extracted is None:
-        reconcile = CheckResult(
-            "rows_reconcile", False, "no successful run recorded for this partition"
+    return run_checks_many(wh, {partition: extracted})[partition]
+
+
+def run_checks_many(
+    wh: Warehouse, extracted: dict[str, int | None]
+) -> dict[str, list[CheckResult]]:
+    """The checks for several partitions at once (one query per check, grouped by date)."""
+    days = [dt.date.fromisoformat(p) for p in extracted]
+    marks = ", ".join("?" for _ in days)
+    loaded = {
+        str(d): (int(n), int(ids))
+        for d, n, ids in wh.query(
+            f"SELECT flight_date, count(*), count(DISTINCT flight_id) FROM flights "
+            f"WHERE flight_date IN ({marks}) GROUP BY flight_date",
+            days,
         )
-    else:
-        reconcile = CheckResult(
-            "rows_reconcile",
-            loaded + quarantined == extracted,
-            f"loaded {loaded} + quarantined {quarantined} = {loaded + quarantined}, extracted {extracted}",
+    }
+    quarantined = {
+        str(d): int(n)
+        for d, n in wh.query(
+            f"SELECT partition_date, count(*) FROM quarantine "
+            f"WHERE partition_date IN ({marks}) GROUP BY partition_date",
+            days,
         )
-    return [
-        reconcile,
-        CheckResult("partition_not_empty", loaded > 0, f"{loaded} flights loaded"),
-        CheckResult(
-            "flight_id_unique",
-            loaded == distinct_ids,
-            f"{loaded - distinct_ids} duplicate flight_id",
-        ),
-        CheckResult(
-            "carrier_daily_matches_flights",
-            mismatched == 0,
-            f"{mismatched} carriers where carrier_daily disagrees with flights",
-        ),
-    ]
+    }
+    mismatched = {
+        str(d): int(n)
+        for d, n in wh.query(
+            f"""
+            SELECT coalesce(f.flight_date, d.flight_date) AS day, count(*) FROM (
+              SELECT flight_date, carrier, count(*) AS n, count(*) FILTER (WHERE cancelled) AS c
+              FROM flights WHERE flight_date IN ({marks}) GROUP BY flight_date, carrier
+            ) f FULL OUTER JOIN (
+              SELECT flight_date, carrier, flights AS n, cancelled AS c
+              FROM carrier_daily WHERE flight_date IN ({marks})
+            ) d ON f.flight_date = d.flight_date AND f.carrier = d.carrier
+            WHERE f.n IS DISTINCT FROM d.n OR f.c IS DISTINCT FROM d.c
+            GROUP BY day
+            """,
+            days + days,
+        )
+    }
+    results: dict[str, list[CheckResult]] = {}
+    for partition, expected in extracted.items():
+        rows, ids = loaded.get(partition, (0, 0))
+        bad = quarantined.get(partition, 0)
+        off = mismatched.get(partition, 0)
+        if expected is None:
+            reconcile = CheckResult(
+                "rows_reconcile", False, "no successful run recorded for this partition"
+            )
+        else:
+            reconcile = CheckResult(
+                "rows_reconcile",
+                rows + bad == expected,
+                f"loaded {rows} + quarantined {bad} = {rows + bad}, extracted {expected}",
+            )
+        results[partition] = [
+            reconcile,
+            CheckResult("partition_not_empty", rows > 0, f"{rows} flights loaded"),
+            CheckResult("flight_id_unique", rows == ids, f"{rows - ids} duplicate flight_id"),
+            CheckResult(
+                "carrier_daily_matches_flights",
+                off == 0,
+                f"{off} carriers where carrier_daily disagrees with flights",
+            ),
+        ]
+    return results
 
 
 def assert_checks(results: list[CheckResult], partition: str) -> None:

@@ -76,7 +76,11 @@ def run(date: DateOpt, platform: PlatformOpt = "cli", attempts: int = 3) -> None
 
 @app.command()
 def backfill(
-    start: DateOpt, end: DateOpt, platform: PlatformOpt = "cli", attempts: int = 3
+    start: DateOpt,
+    end: DateOpt,
+    platform: PlatformOpt = "cli",
+    attempts: int = 3,
+    batch_size: Annotated[int, typer.Option(min=1, help="Partitions per batch.")] = 31,
 ) -> None:
     """Run every partition from start to end (both included), with a progress bar."""
     days = _partitions(start, end)
@@ -98,7 +102,9 @@ def backfill(
                 task, advance=1, description=f"{result.partition} {'ok' if result.ok else 'FAILED'}"
             )
 
-        results = run_partitions(days, platform=platform, attempts=attempts, on_done=advance)
+        results = run_partitions(
+            days, platform=platform, attempts=attempts, batch_size=batch_size, on_done=advance
+        )
     _print_summary(results)
     raise typer.Exit(0 if all(r.ok for r in results) else 1)
 

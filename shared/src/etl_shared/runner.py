@@ -39,34 +39,56 @@ def run_partitions(
     settings: Settings | None = None,
     platform: str = "cli",
     attempts: int = 3,
+    batch_size: int = 1,
     on_done: Callable[[PartitionResult], None] | None = None,
 ) -> list[PartitionResult]:
-    """Run each partition (extract..check), retrying transient errors; never raises EtlError."""
+    """Run each partition (extract..check), retrying transient errors; never raises EtlError.
+
+    With `batch_size` > 1, consecutive partitions run as one batch (`steps.run_batch`);
+    a batch that fails is rerun one partition at a time, so one bad day fails alone.
+    """
     settings = settings or Settings.from_env()
     delay = retry_delay_seconds()
     results: list[PartitionResult] = []
+
+    def done(result: PartitionResult) -> None:
+        results.append(result)
+        if on_done is not None:
+            on_done(result)
+
     with Engine() as engine, open_warehouse(settings.warehouse_url, engine) as wh:
-        for partition in partitions:
-            retrying = Retrying(
-                retry=retry_if_exception(is_retryable),
-                stop=stop_after_attempt(attempts),
-                wait=wait_exponential(multiplier=delay, max=delay * 16),
-                reraise=True,
-            )
-            try:
-                ref = retrying(
-                    steps.run_partition,
-                    partition,
-                    settings=settings,
-                    platform=platform,
-                    engine=engine,
-                    warehouse=wh,
+        for start in range(0, len(partitions), batch_size):
+            chunk = list(partitions[start : start + batch_size])
+            if len(chunk) > 1:
+                try:
+                    refs = steps.run_batch(
+                        chunk, warehouse=wh, settings=settings, platform=platform
+                    )
+                except EtlError:
+                    pass  # rerun one by one below: the bad partition fails alone
+                else:
+                    for ref in refs:
+                        done(PartitionResult(ref.partition, True, ref=ref))
+                    continue
+            for partition in chunk:
+                retrying = Retrying(
+                    retry=retry_if_exception(is_retryable),
+                    stop=stop_after_attempt(attempts),
+                    wait=wait_exponential(multiplier=delay, max=delay * 16),
+                    reraise=True,
                 )
-                result = PartitionResult(partition, True, ref=ref)
-            except EtlError as exc:
-                result = PartitionResult(partition, False, error=exc)
-            result.attempts = retrying.statistics.get("attempt_number", 1)
-            results.append(result)
-            if on_done is not None:
-                on_done(result)
+                try:
+                    ref = retrying(
+                        steps.run_partition,
+                        partition,
+                        settings=settings,
+                        platform=platform,
+                        engine=engine,
+                        warehouse=wh,
+                    )
+                    result = PartitionResult(partition, True, ref=ref)
+                except EtlError as exc:
+                    result = PartitionResult(partition, False, error=exc)
+                result.attempts = retrying.statistics.get("attempt_number", 1)
+                done(result)
     return results

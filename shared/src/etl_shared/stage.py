@@ -83,16 +83,16 @@ class Engine:
 
 
 class Stage:
-    """Where the named relations of one run of one partition live."""
+    """Where the named relations of one run (one partition, or a batch of them) live."""
 
-    def __init__(self, ref: StageRef, engine: Engine) -> None:
-        self.ref = ref
+    def __init__(self, key: str, folder: str | Path | None, engine: Engine) -> None:
         self.engine = engine
-        self._prefix = "stage_" + ref.run_id.replace("-", "_").replace(":", "_")
+        self.folder = Path(folder) if folder else None
+        self._prefix = "stage_" + "".join(ch if ch.isalnum() else "_" for ch in key)
 
-    @property
-    def folder(self) -> Path | None:
-        return Path(self.ref.stage_dir) if self.ref.stage_dir else None
+    @classmethod
+    def of(cls, ref: StageRef, engine: Engine) -> Stage:
+        return cls(ref.run_id, ref.stage_dir, engine)
 
     def put(self, name: str, sql: str) -> int:
         """Materialize `sql` as the stage relation `name`; return its row count."""

@@ -74,40 +74,44 @@ class Warehouse(ABC):
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         )
 
-    def replace_partition(
+    def replace_partitions(
         self,
-        partition: str,
+        partitions: list[str],
         relations: dict[str, str],
         gate: Callable[[Warehouse], None],
         before_commit: Callable[[], None] = lambda: None,
-    ) -> dict[str, int]:
-        """Replace every partitioned table's rows for `partition` in one transaction.
+    ) -> None:
+        """Replace every partitioned table's rows for `partitions` in one transaction.
 
         `relations` maps table name to an engine relation holding the new rows. `gate`
         runs the data-quality checks on the new state inside the transaction: when it
-        raises, everything rolls back and the previous state of the partition stays.
+        raises, everything rolls back and the previous state of each partition stays.
         """
-        counts: dict[str, int] = {}
-        day = dt.date.fromisoformat(partition)
+        days = [dt.date.fromisoformat(p) for p in partitions]
+        marks = ", ".join("?" for _ in days)
         with self.transaction():
-            self.lock(f"partition:{partition}")
+            for partition in partitions:
+                self.lock(f"partition:{partition}")
             for table, date_column in PARTITIONED_TABLES.items():
-                self.execute(f"DELETE FROM {table} WHERE {date_column} = ?", [day])
-                counts[table] = self.insert_from_engine(table, relations[table])
+                self.execute(f"DELETE FROM {table} WHERE {date_column} IN ({marks})", days)
+                self.insert_from_engine(table, relations[table])
             gate(self)
             before_commit()
-        return counts
 
     def record_run(self, record: dict[str, Any]) -> None:
         """Insert or update one `pipeline_runs` row (keyed by run_id)."""
+        self.record_runs([record])
+
+    def record_runs(self, records: list[dict[str, Any]]) -> None:
+        """Insert or update `pipeline_runs` rows (keyed by run_id), in one transaction."""
         cols = columns("pipeline_runs")
-        values = [record.get(c) for c in cols]
         updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "run_id")
-        placeholders = ", ".join("?" for _ in cols)
+        row = "(" + ", ".join("?" for _ in cols) + ")"
+        values = [record.get(c) for record in records for c in cols]
         with self.transaction():
             self.execute(
-                f"INSERT INTO pipeline_runs ({', '.join(cols)}) VALUES ({placeholders}) "
-                f"ON CONFLICT (run_id) DO UPDATE SET {updates}",
+                f"INSERT INTO pipeline_runs ({', '.join(cols)}) VALUES "
+                f"{', '.join(row for _ in records)} ON CONFLICT (run_id) DO UPDATE SET {updates}",
                 values,
             )
 
