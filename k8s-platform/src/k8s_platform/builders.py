@@ -1,0 +1,372 @@
+"""Pure builders: an EtlPipeline spec in, Kubernetes manifests (plain dicts) out.
+
+Nothing here talks to a cluster. The kopf handlers only apply what these functions
+return, and the tests validate every manifest strictly against the Kubernetes schemas
+of `TARGET_K8S_VERSION`.
+
+Two children per pipeline:
+
+* a CronJob `<name>-daily` that runs the pipeline once a day; the container computes
+  the partition ("yesterday" in the pipeline's time zone) when it starts;
+* an Indexed Job `<name>-backfill-<start>-<end>` when `spec.backfill` is set: one
+  completion index per day, `JOB_COMPLETION_INDEX` selects the date.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any
+
+from croniter import croniter
+
+GROUP = "etl.example.com"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "EtlPipeline"
+PLURAL = "etlpipelines"
+TARGET_K8S_VERSION = "1.35.0"
+
+CONTAINER = "etl"
+JOB_COMMAND = ["etl-k8s-job"]
+# jobcmd exits with this code for errors another attempt cannot cure (bad data, bad
+# argument): the pod failure policy then fails the Job (or the backfill index) at once
+# instead of burning the backoff limit.
+EXIT_NOT_RETRYABLE = 3
+DATA_MOUNT = "/data"
+LABEL_PIPELINE = f"{GROUP}/pipeline"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+ANNOTATION_PARTITIONS = f"{GROUP}/partitions"
+MANAGED_BY = "etl-pipeline-operator"
+MAX_BACKFILL_DAYS = 366
+
+DEFAULTS: dict[str, Any] = {
+    "schedule": "0 2 * * *",
+    "timeZone": "UTC",
+    "suspend": False,
+    "imagePullPolicy": "IfNotPresent",
+    "concurrencyPolicy": "Forbid",
+    "backoffLimit": 2,
+    "activeDeadlineSeconds": 3600,
+    "startingDeadlineSeconds": 600,
+    "ttlSecondsAfterFinished": 86400,
+    "successfulJobsHistoryLimit": 3,
+    "failedJobsHistoryLimit": 3,
+    "retryDelaySeconds": 30,
+    "resources": {
+        "requests": {"cpu": "250m", "memory": "512Mi"},
+        "limits": {"cpu": "1", "memory": "1Gi"},
+    },
+}
+BACKFILL_DEFAULT_PARALLELISM = 2
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+
+
+class InvalidSpecError(ValueError):
+    """The spec cannot be turned into children; the message says what to fix."""
+
+    def __init__(self, reason: str, message: str):
+        self.reason = reason
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Backfill:
+    start: dt.date
+    end: dt.date
+    parallelism: int
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def partition(self, index: int) -> str:
+        return (self.start + dt.timedelta(days=index)).isoformat()
+
+
+def with_defaults(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec with every optional field filled in (the CRD schema has the same defaults)."""
+    merged = copy.deepcopy(DEFAULTS)
+    merged.update(copy.deepcopy(spec or {}))
+    return merged
+
+
+def validate_spec(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Return the defaulted spec, or raise InvalidSpecError with a message a user can act on."""
+    s = with_defaults(spec)
+    if not _NAME.match(name) or len(name) > 40:
+        raise InvalidSpecError(
+            "InvalidName",
+            f"name {name!r} must be a DNS label of at most 40 characters "
+            "(the children's names add up to 23 more)",
+        )
+    if not s.get("image"):
+        raise InvalidSpecError("MissingImage", "spec.image is required (the ETL job image)")
+    schedule = str(s["schedule"]).strip()
+    if schedule.startswith(("TZ=", "CRON_TZ=")):
+        raise InvalidSpecError(
+            "InvalidSchedule", "put the time zone in spec.timeZone, not in spec.schedule"
+        )
+    fields = schedule.split()
+    if not (schedule in _CRON_MACROS or (len(fields) == 5 and croniter.is_valid(schedule))):
+        raise InvalidSpecError(
+            "InvalidSchedule",
+            f"spec.schedule {schedule!r} is not a cron expression "
+            "(five fields 'minute hour day-of-month month day-of-week', or @daily)",
+        )
+    try:
+        zoneinfo.ZoneInfo(s["timeZone"])
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidSpecError(
+            "UnknownTimeZone",
+            f"spec.timeZone {s['timeZone']!r} is not a tz database name (e.g. America/New_York)",
+        ) from None
+    if s["concurrencyPolicy"] not in ("Allow", "Forbid", "Replace"):
+        raise InvalidSpecError(
+            "InvalidConcurrencyPolicy", "spec.concurrencyPolicy must be Allow, Forbid or Replace"
+        )
+    for key in ("backoffLimit", "ttlSecondsAfterFinished", "retryDelaySeconds"):
+        if int(s[key]) < 0:
+            raise InvalidSpecError("InvalidValue", f"spec.{key} must be >= 0")
+    for key in ("activeDeadlineSeconds", "startingDeadlineSeconds"):
+        if int(s[key]) < 1:
+            raise InvalidSpecError("InvalidValue", f"spec.{key} must be >= 1")
+    if s.get("backfill"):
+        backfill_of(s)
+    return s
+
+
+def backfill_of(spec: dict[str, Any]) -> Backfill | None:
+    """The backfill range of a spec, checked (end not before start, at most a year)."""
+    raw = spec.get("backfill")
+    if not raw:
+        return None
+    try:
+        start = dt.date.fromisoformat(str(raw["start"]))
+        end = dt.date.fromisoformat(str(raw["end"]))
+    except (KeyError, ValueError) as exc:
+        raise InvalidSpecError(
+            "InvalidBackfill", f"spec.backfill needs start and end as YYYY-MM-DD dates ({exc})"
+        ) from None
+    if end < start:
+        raise InvalidSpecError(
+            "InvalidBackfill", f"spec.backfill.end {end} is before spec.backfill.start {start}"
+        )
+    days = (end - start).days + 1
+    if days > MAX_BACKFILL_DAYS:
+        raise InvalidSpecError(
+            "InvalidBackfill",
+            f"spec.backfill covers {days} days; split it (at most {MAX_BACKFILL_DAYS})",
+        )
+    parallelism = int(raw.get("parallelism", BACKFILL_DEFAULT_PARALLELISM))
+    if parallelism < 1:
+        raise InvalidSpecError("InvalidBackfill", "spec.backfill.parallelism must be >= 1")
+    return Backfill(start=start, end=end, parallelism=parallelism)
+
+
+# --------------------------------------------------------------------------- names
+def cronjob_name(name: str) -> str:
+    return f"{name}-daily"
+
+
+def backfill_job_name(name: str, backfill: Backfill) -> str:
+    return f"{name}-backfill-{backfill.start:%Y%m%d}-{backfill.end:%Y%m%d}"
+
+
+def labels(name: str, component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "etl-pipeline",
+        "app.kubernetes.io/instance": name,
+        LABEL_COMPONENT: component,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        LABEL_PIPELINE: name,
+    }
+
+
+def owner_reference(pipeline: dict[str, Any]) -> dict[str, Any]:
+    meta = pipeline["metadata"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+# ----------------------------------------------------------------------------- pod
+def container_env(name: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The job container's environment. The warehouse URL comes from a Secret when set;
+    without one the job writes a DuckDB file on the data volume."""
+    env: list[dict[str, Any]] = [
+        {"name": "ETL_PIPELINE", "value": name},
+        {"name": "ETL_TIMEZONE", "value": spec["timeZone"]},
+        {"name": "ETL_DATA_DIR", "value": DATA_MOUNT},
+        {"name": "STAGING_DIR", "value": "/tmp/staging"},
+        {"name": "ETL_RETRY_DELAY_SECONDS", "value": str(spec["retryDelaySeconds"])},
+    ]
+    ref = spec.get("warehouseSecretRef")
+    if ref:
+        env.append(
+            {
+                "name": "WAREHOUSE_URL",
+                "valueFrom": {"secretKeyRef": {"name": ref["name"], "key": ref.get("key", "url")}},
+            }
+        )
+    return env
+
+
+def pod_spec(name: str, spec: dict[str, Any], args: list[str]) -> dict[str, Any]:
+    """Non-root, read-only root filesystem, no capabilities; writes go to /tmp and /data."""
+    data_volume: dict[str, Any] = {"name": "data"}
+    if spec.get("dataVolumeClaim"):
+        data_volume["persistentVolumeClaim"] = {"claimName": spec["dataVolumeClaim"]}
+    else:
+        data_volume["emptyDir"] = {}
+    return {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "runAsGroup": 10001,
+            "fsGroup": 10001,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                "name": CONTAINER,
+                "image": spec["image"],
+                "imagePullPolicy": spec["imagePullPolicy"],
+                "command": list(JOB_COMMAND),
+                "args": args,
+                "env": container_env(name, spec),
+                "resources": copy.deepcopy(spec["resources"]),
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "privileged": False,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+                "volumeMounts": [
+                    {"name": "data", "mountPath": DATA_MOUNT},
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
+            }
+        ],
+        "volumes": [data_volume, {"name": "tmp", "emptyDir": {}}],
+    }
+
+
+def _pod_failure_policy(action: str) -> dict[str, Any]:
+    return {
+        "rules": [
+            {
+                "action": action,
+                "onExitCodes": {
+                    "containerName": CONTAINER,
+                    "operator": "In",
+                    "values": [EXIT_NOT_RETRYABLE],
+                },
+            },
+            # A node drain or preemption is not the job's fault: do not count it.
+            {
+                "action": "Ignore",
+                "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+            },
+        ]
+    }
+
+
+# ------------------------------------------------------------------------ children
+def build_cronjob(pipeline: dict[str, Any]) -> dict[str, Any]:
+    """The daily CronJob: `etl-k8s-job --date yesterday`, evaluated in spec.timeZone."""
+    name = pipeline["metadata"]["name"]
+    spec = validate_spec(name, pipeline.get("spec") or {})
+    job_labels = labels(name, "daily")
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {
+            "name": cronjob_name(name),
+            "namespace": pipeline["metadata"]["namespace"],
+            "labels": job_labels,
+            "ownerReferences": [owner_reference(pipeline)],
+        },
+        "spec": {
+            "schedule": spec["schedule"],
+            "timeZone": spec["timeZone"],
+            "suspend": bool(spec["suspend"]),
+            "concurrencyPolicy": spec["concurrencyPolicy"],
+            "startingDeadlineSeconds": int(spec["startingDeadlineSeconds"]),
+            "successfulJobsHistoryLimit": int(spec["successfulJobsHistoryLimit"]),
+            "failedJobsHistoryLimit": int(spec["failedJobsHistoryLimit"]),
+            "jobTemplate": {
+                "metadata": {"labels": job_labels},
+                "spec": {
+                    "backoffLimit": int(spec["backoffLimit"]),
+                    "activeDeadlineSeconds": int(spec["activeDeadlineSeconds"]),
+                    "ttlSecondsAfterFinished": int(spec["ttlSecondsAfterFinished"]),
+                    "podFailurePolicy": _pod_failure_policy("FailJob"),
+                    "template": {
+                        "metadata": {"labels": job_labels},
+                        "spec": pod_spec(name, spec, ["--date", "yesterday"]),
+                    },
+                },
+            },
+        },
+    }
+
+
+def build_backfill_job(pipeline: dict[str, Any]) -> dict[str, Any] | None:
+    """The backfill as an Indexed Job: completions = days, index i = start + i days.
+
+    Each index has its own backoff limit, and a non-retryable failure fails only that
+    day's index, so one bad day does not stop the rest of the range.
+    """
+    name = pipeline["metadata"]["name"]
+    spec = validate_spec(name, pipeline.get("spec") or {})
+    backfill = backfill_of(spec)
+    if backfill is None:
+        return None
+    job_labels = labels(name, "backfill")
+    start, end = backfill.start.isoformat(), backfill.end.isoformat()
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": backfill_job_name(name, backfill),
+            "namespace": pipeline["metadata"]["namespace"],
+            "labels": job_labels,
+            "annotations": {ANNOTATION_PARTITIONS: f"{start}..{end}"},
+            "ownerReferences": [owner_reference(pipeline)],
+        },
+        "spec": {
+            "completionMode": "Indexed",
+            "completions": backfill.days,
+            "parallelism": min(backfill.parallelism, backfill.days),
+            "backoffLimitPerIndex": int(spec["backoffLimit"]),
+            "activeDeadlineSeconds": int(spec["activeDeadlineSeconds"]) * backfill.days,
+            "ttlSecondsAfterFinished": int(spec["ttlSecondsAfterFinished"]),
+            "podFailurePolicy": _pod_failure_policy("FailIndex"),
+            "template": {
+                "metadata": {"labels": job_labels},
+                "spec": pod_spec(name, spec, ["--start", start, "--end", end]),
+            },
+        },
+    }
+
+
+def desired_children(pipeline: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every child the pipeline should own (raises InvalidSpecError for a bad spec)."""
+    children = [build_cronjob(pipeline)]
+    job = build_backfill_job(pipeline)
+    if job is not None:
+        children.append(job)
+    return children

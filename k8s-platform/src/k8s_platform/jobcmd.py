@@ -1,0 +1,97 @@
+"""The job container's entry point: `etl-k8s-job`, one partition per pod.
+
+    etl-k8s-job --date 2013-01-05          one given day
+    etl-k8s-job --date yesterday           the CronJob: yesterday in $ETL_TIMEZONE
+    etl-k8s-job --start S --end E          a backfill index: S + $JOB_COMPLETION_INDEX days
+
+It runs the etl-shared chain in-process (`etl_shared.runner`, platform `k8s`), which
+records the run in `pipeline_runs`. Transient source errors are retried there with
+exponential backoff ($ETL_RETRY_DELAY_SECONDS, doubled each time); other errors exit
+with code 3, which the Job's pod failure policy turns into "fail now, do not retry".
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import zoneinfo
+
+from etl_shared.errors import EtlError, InvalidPartitionError, is_retryable
+from etl_shared.partitions import partition_key
+from etl_shared.runner import run_partitions
+from k8s_platform.builders import EXIT_NOT_RETRYABLE
+
+PLATFORM = "k8s"
+EXIT_RETRIES_EXHAUSTED = 75  # EX_TEMPFAIL: the Job's backoffLimit may try again later
+
+
+def resolve_partition(
+    date: str | None,
+    start: str | None,
+    end: str | None,
+    environ: dict[str, str] | os._Environ[str] | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    """The partition this pod runs, from its arguments and environment."""
+    env = os.environ if environ is None else environ
+    if date:
+        if date == "yesterday":
+            tz = zoneinfo.ZoneInfo(env.get("ETL_TIMEZONE") or "UTC")
+            today = (now or dt.datetime.now(dt.UTC)).astimezone(tz).date()
+            return (today - dt.timedelta(days=1)).isoformat()
+        return partition_key(date)
+    if start and end:
+        raw = env.get("JOB_COMPLETION_INDEX")
+        if raw is None or not raw.isdigit():
+            raise InvalidPartitionError("--start/--end need JOB_COMPLETION_INDEX (an Indexed Job)")
+        first, last = (
+            dt.date.fromisoformat(partition_key(start)),
+            dt.date.fromisoformat(partition_key(end)),
+        )
+        day = first + dt.timedelta(days=int(raw))
+        if day > last:
+            raise InvalidPartitionError(f"index {raw} is past the end of {first}..{last}")
+        return day.isoformat()
+    if env.get("ETL_PARTITION"):
+        return partition_key(env["ETL_PARTITION"])
+    raise InvalidPartitionError("give --date, or --start and --end with JOB_COMPLETION_INDEX")
+
+
+def run(partition: str, *, attempts: int = 3) -> int:
+    """Run one partition with retries of transient errors; return the process exit code."""
+    (result,) = run_partitions([partition], platform=PLATFORM, attempts=attempts)
+    if result.ok and result.ref is not None:
+        counts = result.ref.counts
+        print(
+            f"partition {partition} ok (run {result.ref.run_id}, attempts {result.attempts}): "
+            f"extracted={counts.get('extracted')} loaded={counts.get('loaded')} "
+            f"quarantined={counts.get('quarantined')} carrier_daily={counts.get('carrier_daily')}"
+        )
+        return 0
+    exc = result.error
+    print(
+        f"partition {partition} failed after {result.attempts} attempt(s): {type(exc).__name__}: {exc}",
+        file=sys.stderr,
+    )
+    return EXIT_RETRIES_EXHAUSTED if exc is not None and is_retryable(exc) else EXIT_NOT_RETRYABLE
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="etl-k8s-job", description=__doc__.splitlines()[0])
+    parser.add_argument("--date", help="YYYY-MM-DD or 'yesterday' (in $ETL_TIMEZONE)")
+    parser.add_argument("--start", help="first day of the backfill (Indexed Job)")
+    parser.add_argument("--end", help="last day of the backfill (Indexed Job)")
+    parser.add_argument("--attempts", type=int, default=int(os.environ.get("ETL_ATTEMPTS", "3")))
+    args = parser.parse_args(argv)
+    try:
+        partition = resolve_partition(args.date, args.start, args.end)
+    except EtlError as exc:
+        print(f"invalid arguments: {exc}", file=sys.stderr)
+        return EXIT_NOT_RETRYABLE
+    return run(partition, attempts=args.attempts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

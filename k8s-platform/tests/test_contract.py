@@ -1,0 +1,35 @@
+"""The etl-shared contract suite, run through the Job command path.
+
+For each partition the runner builds the Indexed Job the operator would create for that
+day (`builders.build_backfill_job`, a range of one day) and runs its container command
+as a subprocess with the container's environment (`localrun.run_job`), the way the
+kubelet would start the pod, plus the test's environment (warehouse, landing zone,
+fault switches) in place of the Secret and the data volume.
+"""
+
+from __future__ import annotations
+
+import pytest
+from k8s_platform import builders, localrun
+
+from etl_shared.testing.contract import *  # noqa: F403  the shared contract tests
+from etl_shared.testing.contract import PlatformRunner, RunOutcome
+
+
+class JobCommandRunner:
+    platform = "k8s"
+
+    def run(self, partitions: list[str]) -> list[RunOutcome]:
+        outcomes = []
+        for day in partitions:
+            job = builders.build_backfill_job(localrun.pipeline_for_range(day, day))
+            assert job is not None
+            (result,) = localrun.run_job(job)
+            error = None if result.ok else (result.stderr.strip() or f"exit {result.returncode}")
+            outcomes.append(RunOutcome(day, result.ok, error))
+        return outcomes
+
+
+@pytest.fixture(scope="session")
+def platform_runner() -> PlatformRunner:
+    return JobCommandRunner()
