@@ -142,12 +142,14 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
     # Line numbers: in each file the good records come in order and fill the lines that
     # were not rejected (line 1 is the header).
     source_cols = ", ".join(f"r.{c}" for c in SOURCE_COLUMNS)
-    stage.put(
-        "raw",
-        f"""
-        WITH good AS (
-          SELECT *, row_number() OVER (PARTITION BY source_file ORDER BY ord) AS k FROM read_{tag}
-        ), sizes AS (
+    good = f"""SELECT *, row_number() OVER (PARTITION BY source_file ORDER BY ord) AS k
+               FROM read_{tag}"""
+    ((n_bad,),) = eng.execute(f"SELECT count(*) FROM bad_{tag}").fetchall()
+    if n_bad == 0:  # the usual case: line k + 1 holds record k
+        numbered = f"SELECT r.*, r.k + 1 AS line_number FROM ({good}) r"
+    else:
+        numbered = f"""
+        WITH good AS ({good}), sizes AS (
           SELECT source_file, count(*) AS n FROM good GROUP BY ALL
           UNION ALL SELECT source_file, count(DISTINCT line) FROM bad_{tag} GROUP BY ALL
         ), totals AS (
@@ -160,9 +162,14 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
           FROM lines ANTI JOIN bad_{tag} b
             ON b.source_file = lines.source_file AND b.line = lines.line_number
         )
-        SELECT src.partition_date, src.source_file, src.run_id, g.line_number, {source_cols}
-        FROM good r
+        SELECT r.*, g.line_number FROM good r
         JOIN good_lines g ON g.source_file = r.source_file AND g.k = r.k
+        """
+    stage.put(
+        "raw",
+        f"""
+        SELECT src.partition_date, src.source_file, src.run_id, r.line_number, {source_cols}
+        FROM ({numbered}) r
         JOIN {_sources_relation(sources)} ON src.source_file = r.source_file
         """,
     )
