@@ -125,7 +125,7 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
     eng.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE read_{tag} AS
-        SELECT row_number() OVER () AS ord, *
+        SELECT *
         FROM read_csv({files}, header = true, auto_detect = false, filename = 'source_file',
                       columns = {col_types}, delim = ',', quote = '"', escape = '"',
                       strict_mode = true, store_rejects = true,
@@ -142,8 +142,11 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
     # Line numbers: in each file the good records come in order and fill the lines that
     # were not rejected (line 1 is the header).
     source_cols = ", ".join(f"r.{c}" for c in SOURCE_COLUMNS)
-    good = f"""SELECT *, row_number() OVER (PARTITION BY source_file ORDER BY ord) AS k
-               FROM read_{tag}"""
+    # rowid follows the file order (DuckDB preserves insertion order), so record k of a
+    # file is rowid - (the file's first rowid) + 1, with no window over the whole read.
+    good = f"""SELECT r.*, r.rowid - f.first_rowid + 1 AS k FROM read_{tag} r
+               JOIN (SELECT source_file, min(rowid) AS first_rowid FROM read_{tag} GROUP BY ALL) f
+                 ON f.source_file = r.source_file"""
     ((n_bad,),) = eng.execute(f"SELECT count(*) FROM bad_{tag}").fetchall()
     if n_bad == 0:  # the usual case: line k + 1 holds record k
         numbered = f"SELECT r.*, r.k + 1 AS line_number FROM ({good}) r"
@@ -237,11 +240,21 @@ def _bad_time(col: str) -> str:
 
 
 def _validation_sql(raw: str, airlines: str) -> str:
-    """One row per raw row: typed values, and the first rule it breaks (or NULL)."""
+    """One row per raw row: typed values, and the first rule it breaks (or NULL).
+
+    Rules are evaluated as booleans on every row; the messages (and the raw text of the
+    row) are built only for the rows that break one, which keeps a big clean partition fast.
+    """
     ints = ", ".join(f"{_int(c)} AS {c}_i" for c in INT_COLUMNS)
-    missing = ", ".join(f"CASE WHEN {_is_null(c)} THEN '{c}' END" for c in REQUIRED_COLUMNS)
-    bad_numbers = ", ".join(
-        f"CASE WHEN {c}_i IS NULL AND NOT {_is_null(c)} THEN '{c}=' || {c} END" for c in INT_COLUMNS
+    missing_flag = " OR ".join(_is_null(c) for c in REQUIRED_COLUMNS)
+    missing_names = ", ".join(f"CASE WHEN {_is_null(c)} THEN '{c}' END" for c in REQUIRED_COLUMNS)
+
+    def bad_number(c: str) -> str:
+        return f"({c}_i IS NULL AND NOT {_is_null(c)})"
+
+    number_flag = " OR ".join(bad_number(c) for c in INT_COLUMNS)
+    number_names = ", ".join(
+        f"CASE WHEN {bad_number(c)} THEN '{c}=' || {c} END" for c in INT_COLUMNS
     )
     range_rules = [
         ("distance_i <= 0", "'distance=' || distance_i || ' must be > 0'"),
@@ -252,57 +265,50 @@ def _validation_sql(raw: str, airlines: str) -> str:
             for c in TIME_COLUMNS
         ),
     ]
-    out_of_range = ", ".join(f"CASE WHEN {cond} THEN {msg} END" for cond, msg in range_rules)
-    raw_row = " || ',' || ".join(f"coalesce({c}, '')" for c in SOURCE_COLUMNS)
+    range_flag = " OR ".join(f"coalesce({cond}, false)" for cond, _ in range_rules)
+    range_names = ", ".join(f"CASE WHEN {cond} THEN {msg} END" for cond, msg in range_rules)
+    raw_row = " || ',' || ".join(f"coalesce(j.{c}, '')" for c in SOURCE_COLUMNS)
     return f"""
     WITH typed AS (
       SELECT partition_date, source_file, run_id, line_number, {", ".join(SOURCE_COLUMNS)}, {ints},
              try(make_date(TRY_CAST(year AS INTEGER), TRY_CAST(month AS INTEGER),
                            TRY_CAST(day AS INTEGER))) AS flight_date,
-             nullif(nullif(trim(tailnum), '{NULL_TOKEN}'), '') AS tailnum_v,
-             {raw_row} AS raw_row
+             nullif(nullif(trim(tailnum), '{NULL_TOKEN}'), '') AS tailnum_v
       FROM {raw}
-    ), problems AS (
-      SELECT t.*, a.known_carrier,
-             concat_ws(', ', {missing}) AS missing_fields,
-             concat_ws(', ', {bad_numbers}) AS bad_numbers,
-             concat_ws('; ', {out_of_range}) AS out_of_range
-      FROM typed t LEFT JOIN (SELECT carrier AS known_carrier FROM {airlines}) a
-        ON a.known_carrier = t.carrier
     ), judged AS (
-      SELECT *,
+      SELECT t.*,
         CASE
-          WHEN missing_fields <> '' THEN 'missing_required'
-          WHEN bad_numbers <> '' THEN 'invalid_number'
+          WHEN {missing_flag} THEN 'missing_required'
+          WHEN {number_flag} THEN 'invalid_number'
           WHEN flight_date IS NULL THEN 'invalid_date'
           WHEN flight_date <> partition_date THEN 'wrong_partition'
-          WHEN out_of_range <> '' THEN 'out_of_range'
-          WHEN known_carrier IS NULL THEN 'unknown_carrier'
+          WHEN {range_flag} THEN 'out_of_range'
+          WHEN a.known_carrier IS NULL THEN 'unknown_carrier'
         END AS reason,
-        CASE
-          WHEN missing_fields <> '' THEN 'missing required field: ' || missing_fields
-          WHEN bad_numbers <> '' THEN 'not an integer: ' || bad_numbers
-          WHEN flight_date IS NULL THEN 'no such date: ' || year || '-' || month || '-' || day
-          WHEN flight_date <> partition_date
-            THEN 'row dated ' || flight_date || ' is outside partition ' || partition_date
-          WHEN out_of_range <> '' THEN 'out of range: ' || out_of_range
-          WHEN known_carrier IS NULL THEN 'unknown carrier ' || carrier || ' (not in airlines.csv)'
-        END AS message,
-        flight_date || ':' || carrier || ':' || flight_i || ':' || origin || ':' || sched_dep_time_i
+        flight_date || ':' || t.carrier || ':' || flight_i || ':' || origin || ':' || sched_dep_time_i
           AS flight_id
-      FROM problems
-    ), firsts AS (
-      SELECT *, CASE WHEN reason IS NULL
-                     THEN min(line_number) OVER (PARTITION BY source_file, reason, flight_id) END
-                  AS first_line
-      FROM judged
+      FROM typed t LEFT JOIN (SELECT carrier AS known_carrier FROM {airlines}) a
+        ON a.known_carrier = t.carrier
+    ), dups AS (
+      SELECT source_file, flight_id, min(line_number) AS first_line
+      FROM judged WHERE reason IS NULL GROUP BY ALL HAVING count(*) > 1
     )
-    SELECT *,
-      CASE WHEN line_number > first_line THEN 'duplicate_key' ELSE reason END AS final_reason,
-      CASE WHEN line_number > first_line
-        THEN 'duplicate flight_id ' || flight_id || ' (first on line ' || first_line || ')'
-        ELSE message END AS final_message
-    FROM firsts
+    SELECT j.*,
+      CASE WHEN j.reason IS NULL AND j.line_number > d.first_line THEN 'duplicate_key'
+           ELSE j.reason END AS final_reason,
+      CASE
+        WHEN j.reason IS NULL AND j.line_number > d.first_line
+          THEN 'duplicate flight_id ' || j.flight_id || ' (first on line ' || d.first_line || ')'
+        WHEN j.reason = 'missing_required' THEN 'missing required field: ' || concat_ws(', ', {missing_names})
+        WHEN j.reason = 'invalid_number' THEN 'not an integer: ' || concat_ws(', ', {number_names})
+        WHEN j.reason = 'invalid_date' THEN 'no such date: ' || j.year || '-' || j.month || '-' || j.day
+        WHEN j.reason = 'wrong_partition'
+          THEN 'row dated ' || j.flight_date || ' is outside partition ' || j.partition_date
+        WHEN j.reason = 'out_of_range' THEN 'out of range: ' || concat_ws('; ', {range_names})
+        WHEN j.reason = 'unknown_carrier' THEN 'unknown carrier ' || j.carrier || ' (not in airlines.csv)'
+      END AS final_message,
+      CASE WHEN j.reason IS NOT NULL OR j.line_number > d.first_line THEN {raw_row} END AS raw_row
+    FROM judged j LEFT JOIN dups d ON d.source_file = j.source_file AND d.flight_id = j.flight_id
     """
 
 

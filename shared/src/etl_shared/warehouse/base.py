@@ -27,6 +27,7 @@ class Warehouse(ABC):
     """
 
     kind: str
+    keyless_tables: frozenset[str] = frozenset()
 
     def __init__(self, url: str, engine: Engine | None) -> None:
         self.url = url
@@ -65,7 +66,7 @@ class Warehouse(ABC):
         with self.transaction():
             self.lock("schema")
             for table in TABLES:
-                self.execute(create_table_sql(table))
+                self.execute(create_table_sql(table, keyless=table in self.keyless_tables))
             for ddl in EXTRA_DDL:
                 self.execute(ddl)
 

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from etl_shared.errors import WarehouseUnavailableError
-from etl_shared.schema import columns
+from etl_shared.schema import KEYLESS_ON_DUCKDB, columns
 from etl_shared.stage import Engine, sql_literal
 from etl_shared.warehouse.base import Warehouse
 
@@ -35,6 +35,7 @@ def duckdb_path(url: str) -> Path:
 
 class DuckDBWarehouse(Warehouse):
     kind = "duckdb"
+    keyless_tables = KEYLESS_ON_DUCKDB
 
     def __init__(self, url: str, engine: Engine | None = None) -> None:
         super().__init__(url, engine)
