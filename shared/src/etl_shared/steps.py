@@ -597,7 +597,10 @@ def run_partition(
     warehouse: Warehouse | None = None,
     stage_in_memory: bool = True,
 ) -> StageRef:
-    """extract -> validate -> transform -> load -> check for one partition, in-process.
+    """extract -> validate -> transform -> load for one partition, in-process.
+
+    The checks run inside the load transaction (its gate), so no separate `check` pass
+    is needed here; orchestrators still run `check` as a step of its own.
 
     Records the run in `pipeline_runs` (status `success` or `failed`) and re-raises a
     failure after recording it. Pass `engine` and `warehouse` to reuse them across
@@ -617,7 +620,6 @@ def run_partition(
             ref = transform(ref, settings=settings, engine=eng)
             if warehouse is not None:
                 ref = load(ref, settings=settings, warehouse=warehouse)
-                check(ref, settings=settings, warehouse=warehouse)
                 warehouse.record_run(
                     run_record(
                         run_id=run_id,
@@ -631,7 +633,6 @@ def run_partition(
             else:
                 with open_warehouse(settings.warehouse_url, eng) as wh:
                     ref = load(ref, settings=settings, warehouse=wh)
-                    check(ref, settings=settings, warehouse=wh)
                     wh.record_run(
                         run_record(
                             run_id=run_id,
