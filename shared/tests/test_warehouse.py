@@ -103,3 +103,23 @@ def test_duckdb_and_postgres_hold_identical_rows(
             assert [round(x, 9) if isinstance(x, float) else x for x in a] == [
                 round(float(x), 9) if isinstance(x, float) else x for x in b
             ]
+
+
+def test_staged_bad_rows_load_with_their_line_numbers(
+    settings: Settings, landing_zone: Path, bad_landing_file
+) -> None:
+    """Parquet staging (the orchestrators' path) keeps quarantine types: line numbers stay integers."""
+    from etl_shared.testing.landing import bad_rows
+
+    good = len(read_lines(landing_zone, DAY)) - 1
+    cases = bad_rows(landing_zone, DAY)
+    bad_landing_file(DAY, [line for group in cases.values() for line in group])
+    ref = steps.extract(DAY, settings=settings)
+    for step in (steps.validate, steps.transform, steps.load):
+        ref = step(ref.to_dict(), settings=settings)
+    with open_warehouse(settings.warehouse_url) as wh:
+        lines = [
+            row[0] for row in wh.query("SELECT line_number FROM quarantine ORDER BY line_number")
+        ]
+    assert lines == list(range(good + 2, good + 2 + sum(len(g) for g in cases.values())))
+    assert all(isinstance(n, int) for n in lines)

@@ -149,7 +149,7 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
                  ON f.source_file = r.source_file"""
     ((n_bad,),) = eng.execute(f"SELECT count(*) FROM bad_{tag}").fetchall()
     if n_bad == 0:  # the usual case: line k + 1 holds record k
-        numbered = f"SELECT r.*, r.k + 1 AS line_number FROM ({good}) r"
+        numbered = f"SELECT r.*, (r.k + 1)::BIGINT AS line_number FROM ({good}) r"
     else:
         numbered = f"""
         WITH good AS ({good}), sizes AS (
@@ -165,7 +165,7 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
           FROM lines ANTI JOIN bad_{tag} b
             ON b.source_file = lines.source_file AND b.line = lines.line_number
         )
-        SELECT r.*, g.line_number FROM good r
+        SELECT r.*, g.line_number::BIGINT AS line_number FROM good r
         JOIN good_lines g ON g.source_file = r.source_file AND g.k = r.k
         """
     stage.put(
@@ -179,7 +179,7 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
     stage.put(
         "malformed",
         f"""
-        SELECT src.partition_date, src.source_file, src.run_id, b.line AS line_number,
+        SELECT src.partition_date, src.source_file, src.run_id, b.line::BIGINT AS line_number,
                arg_min(b.csv_line, b.error_type) AS raw_row, 'malformed_line' AS reason,
                'malformed CSV line: ' || string_agg(DISTINCT lower(b.error_type::VARCHAR), ', ')
                  || ' (' || any_value(b.error_message) || ')' AS message
