@@ -77,7 +77,7 @@ def child(kind: str, workdir: Path) -> dict[str, float]:
 
     landing = workdir / "landing"
     if kind == "year":
-        settings = Settings(landing, f"duckdb:///{workdir / 'year.duckdb'}", workdir / "staging")
+        settings = Settings(landing, f"duckdb://{workdir / 'year.duckdb'}", workdir / "staging")
         start = time.perf_counter()
         results = run_partitions(
             date_range("2013-01-01", "2013-12-31"), settings=settings, batch_size=31
@@ -93,7 +93,7 @@ def child(kind: str, workdir: Path) -> dict[str, float]:
         return {"wall": wall, "rows": rows}
     big = workdir / "big"
     if kind == "big":
-        settings = Settings(big, f"duckdb:///{workdir / 'big.duckdb'}", workdir / "staging")
+        settings = Settings(big, f"duckdb://{workdir / 'big.duckdb'}", workdir / "staging")
         start = time.perf_counter()
         ref = steps.run_partition(BIG_DAY, settings=settings)
         return {"wall": time.perf_counter() - start, "rows": ref.counts["loaded"]}

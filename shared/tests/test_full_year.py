@@ -17,7 +17,7 @@ def test_full_year_backfill_loads_every_flight(
 ) -> None:
     landing = tmp_path / "landing"
     assert len(seed(landing, "2013-01-01", "2013-12-31")) == 365
-    url = f"duckdb:///{tmp_path / 'year.duckdb'}"
+    url = f"duckdb://{tmp_path / 'year.duckdb'}"
     monkeypatch.setenv("LANDING_DIR", str(landing))
     monkeypatch.setenv("WAREHOUSE_URL", url)
     results = run_partitions(date_range("2013-01-01", "2013-12-31"), batch_size=31)

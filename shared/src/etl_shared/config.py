@@ -4,7 +4,7 @@
 | --------------- | ---------------------------------------- |
 | `ETL_DATA_DIR`  | `./data` (relative to the working dir)   |
 | `LANDING_DIR`   | `$ETL_DATA_DIR/landing`                  |
-| `WAREHOUSE_URL` | `duckdb:///$ETL_DATA_DIR/warehouse.duckdb` |
+| `WAREHOUSE_URL` | `duckdb://$ETL_DATA_DIR/warehouse.duckdb` (an absolute path) |
 | `STAGING_DIR`   | `$ETL_DATA_DIR/staging`                  |
 
 Settings are read when a step runs, never at import time, so a test or an
@@ -30,7 +30,7 @@ class Settings:
         data_dir = Path(env.get("ETL_DATA_DIR") or "data").absolute()
         landing = Path(env.get("LANDING_DIR") or data_dir / "landing").absolute()
         staging = Path(env.get("STAGING_DIR") or data_dir / "staging").absolute()
-        url = env.get("WAREHOUSE_URL") or f"duckdb:///{data_dir / 'warehouse.duckdb'}"
+        url = env.get("WAREHOUSE_URL") or f"duckdb://{data_dir / 'warehouse.duckdb'}"
         return cls(landing_dir=landing, warehouse_url=url, staging_dir=staging)
 
     def replace(self, **changes: object) -> Settings:

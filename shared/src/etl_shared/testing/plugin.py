@@ -72,7 +72,7 @@ def bad_landing_file(landing_zone: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def duckdb_warehouse(tmp_path: Path) -> str:
-    return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    return f"duckdb://{tmp_path / 'warehouse.duckdb'}"
 
 
 @pytest.fixture(scope="session")

@@ -27,9 +27,11 @@ ALIAS = "warehouse"
 
 def duckdb_path(url: str) -> Path:
     path = url.removeprefix("duckdb://")
-    if not path or path == "/":
+    if not path.strip("/"):
         raise ValueError(f"WAREHOUSE_URL {url!r} names no file: use duckdb:///path/file.duckdb")
-    # duckdb:///abs/path -> /abs/path ; duckdb://rel/path -> rel/path
+    # duckdb:///abs/path and duckdb:////abs/path -> /abs/path ; duckdb://rel/path -> rel/path
+    if path.startswith("/"):
+        path = "/" + path.lstrip("/")
     return Path(path).absolute()
 
 
