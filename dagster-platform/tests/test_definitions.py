@@ -1,0 +1,109 @@
+"""The code location loads, and its definitions say what the pipeline does."""
+
+import dagster as dg
+import pytest
+from dagster_platform.defs.resources import EtlResource, build_resources
+
+ASSETS = {"landing_file", "validated_rows", "flights", "carrier_daily", "quarantine"}
+CHECKS = {
+    "validated_rows:validated_rows_reconcile",
+    "flights:rows_reconcile",
+    "flights:partition_not_empty",
+    "flights:flight_id_unique",
+    "carrier_daily:carrier_daily_matches_flights",
+}
+
+
+def test_definitions_load_every_asset_check_schedule_and_sensor(defs: dg.Definitions) -> None:
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == ASSETS
+    assert {k.to_user_string() for k in graph.asset_check_keys} == CHECKS
+    assert defs.resolve_job_def("flights_daily").name == "flights_daily"
+    assert defs.resolve_schedule_def("flights_daily_schedule").job_name == "flights_daily"
+    assert defs.resolve_sensor_def("landing_file_sensor").job_name == "flights_daily"
+
+
+def test_every_asset_is_partitioned_by_flight_date_of_2013(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        keys = graph.get(key).partitions_def.get_partition_keys()
+        assert (keys[0], keys[-1], len(keys)) == ("2013-01-01", "2013-12-31", 365), key
+
+
+def test_lineage_mirrors_the_data_flow(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    parents = {
+        k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
+        for k in graph.get_all_asset_keys()
+    }
+    assert parents == {
+        "landing_file": set(),
+        "validated_rows": {"landing_file"},
+        "flights": {"validated_rows"},
+        "carrier_daily": {"flights"},
+        "quarantine": {"validated_rows"},
+    }
+
+
+def test_warehouse_tables_are_stored_by_the_warehouse_io_manager(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    for table in ("flights", "carrier_daily", "quarantine"):
+        assert graph.get(dg.AssetKey(table)).io_manager_key == "warehouse_io_manager"
+    assert graph.get(dg.AssetKey("landing_file")).io_manager_key == "io_manager"
+
+
+def test_runs_use_the_in_process_executor(defs: dg.Definitions) -> None:
+    assert defs.resolve_job_def("flights_daily").executor_def is dg.in_process_executor
+    # `dagster asset materialize` and the UI's ad-hoc runs use the implicit asset job
+    assert defs.resolve_implicit_global_asset_job_def().executor_def is dg.in_process_executor
+
+
+def test_source_reads_retry_with_exponential_backoff(defs: dg.Definitions) -> None:
+    landing_file = defs.resolve_asset_graph().get(dg.AssetKey("landing_file")).assets_def
+    policy = landing_file.op.retry_policy
+    assert policy is not None
+    assert (policy.max_retries, policy.backoff) == (3, dg.Backoff.EXPONENTIAL)
+    assert policy.delay == pytest.approx(0.2)  # ETL_RETRY_DELAY_SECONDS from conftest
+
+
+def test_the_reconcile_check_blocks_the_load(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    for key in graph.asset_check_keys:
+        assert graph.get_check_spec(key).blocking, key
+
+
+def test_local_deployment_reads_etl_shared_defaults_at_run_time(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    etl = build_resources("local")["etl"]
+    monkeypatch.setenv("WAREHOUSE_URL", f"duckdb:///{tmp_path}/a.duckdb")
+    assert etl.settings().warehouse_url == f"duckdb:///{tmp_path}/a.duckdb"
+    monkeypatch.setenv("WAREHOUSE_URL", f"duckdb:///{tmp_path}/b.duckdb")
+    assert etl.settings().warehouse_url == f"duckdb:///{tmp_path}/b.duckdb"
+
+
+def test_prod_deployment_requires_every_location_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    resources = build_resources("prod")
+    for name in ("LANDING_DIR", "STAGING_DIR", "WAREHOUSE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with (
+        pytest.raises(Exception, match=r"WAREHOUSE_URL|LANDING_DIR|STAGING_DIR"),
+        resources["etl"].process_config_and_initialize_cm(),
+    ):
+        pass
+    monkeypatch.setenv("LANDING_DIR", "/mnt/landing")
+    monkeypatch.setenv("STAGING_DIR", "/mnt/staging")
+    monkeypatch.setenv("WAREHOUSE_URL", "postgresql://etl:secret@warehouse:5432/flights")
+    with resources["etl"].process_config_and_initialize_cm() as etl:
+        assert isinstance(etl, EtlResource)
+        settings = etl.settings()
+    assert str(settings.landing_dir) == "/mnt/landing"
+    assert settings.warehouse_url == "postgresql://etl:secret@warehouse:5432/flights"
+
+
+def test_unknown_deployment_is_refused() -> None:
+    with pytest.raises(ValueError, match="DAGSTER_DEPLOYMENT"):
+        build_resources("staging")
