@@ -1,0 +1,82 @@
+"""The floor: flows of the same shape as `flights_daily` and `backfill` whose tasks do nothing.
+
+Same tasks (cache key + five steps), same transaction, same number of state hooks, same
+ref dict passed along; only the etl-shared calls are gone. Their wall time is what
+Prefect itself costs to run the pipeline's shape against the same API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import wait
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.transactions import transaction
+
+REF = {"partition": "", "run_id": "noop", "source_file": "", "stage_dir": None, "counts": {}}
+
+
+def _hook(*_: Any) -> None:
+    return None
+
+
+@task(name="partition-cache-key", cache_policy=NO_CACHE)
+def cache_key(date: str) -> str:
+    return f"noop-{date}"
+
+
+@task(name="extract", cache_policy=NO_CACHE, retries=3)
+def extract(date: str, run_id: str) -> dict[str, Any]:
+    return {**REF, "partition": date, "run_id": run_id}
+
+
+@task(name="validate", cache_policy=NO_CACHE, retries=3)
+def validate(ref: dict[str, Any]) -> dict[str, Any]:
+    return ref
+
+
+@task(name="transform", cache_policy=NO_CACHE, retries=3)
+def transform(ref: dict[str, Any]) -> dict[str, Any]:
+    return ref
+
+
+@task(name="load", cache_policy=NO_CACHE, retries=3)
+def load(ref: dict[str, Any]) -> dict[str, Any]:
+    return ref
+
+
+@task(name="check", cache_policy=NO_CACHE, retries=3)
+def check(ref: dict[str, Any]) -> list[dict[str, Any]]:
+    return []
+
+
+extract.on_rollback(_hook)
+extract.on_commit(_hook)
+
+
+@flow(name="noop_daily", on_completion=[_hook], on_failure=[_hook, _hook])
+def noop_daily(date: str, refresh: bool = False) -> dict[str, Any]:
+    key = cache_key(date)
+    with transaction(key=key, overwrite=True, write_on_commit=False) as txn:
+        ref = extract(date, "noop")
+        ref = validate(ref)
+        ref = transform(ref)
+        ref = load(ref)
+        check(ref)
+        txn.stage(ref)
+    return ref
+
+
+@task(name="partition", cache_policy=NO_CACHE)
+def run_partition(date: str) -> dict[str, Any]:
+    return noop_daily(date=date)
+
+
+@flow(name="noop_backfill")
+def noop_backfill(dates: list[str], max_workers: int = 2) -> int:
+    with ThreadPoolTaskRunner(max_workers=max_workers) as runner:
+        futures = [runner.submit(run_partition, {"date": d}) for d in dates]
+        wait(futures)
+    return len(futures)

@@ -1,0 +1,1 @@
+"""The nycflights13 pipeline as Prefect 3 flows."""

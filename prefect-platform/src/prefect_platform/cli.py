@@ -1,0 +1,69 @@
+"""`prefect-platform run|backfill`: what `make run` and `make backfill` call.
+
+Runs the flows in this process against a Prefect API: the server of `make ui` when one
+answers on PREFECT_API_URL (or localhost:4200), otherwise Prefect's ephemeral server on
+the same PREFECT_HOME database, so every run is visible later in `make ui`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import urllib.request
+
+LOCAL_API = "http://127.0.0.1:4200/api"
+
+
+def _api_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def use_local_api() -> str:
+    """Point Prefect at a running local server if there is one; say which API is used."""
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    if _api_answers(LOCAL_API):
+        os.environ["PREFECT_API_URL"] = LOCAL_API
+        return LOCAL_API
+    return "ephemeral server (PREFECT_HOME=" + os.environ.get("PREFECT_HOME", "~/.prefect") + ")"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="prefect-platform", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run one partition as a flights_daily flow run")
+    run.add_argument("--date", required=True)
+    run.add_argument("--refresh", action="store_true", help="ignore a cached result")
+    back = sub.add_parser("backfill", help="run a range of partitions as a backfill flow run")
+    back.add_argument("--start", required=True)
+    back.add_argument("--end", required=True)
+    back.add_argument("--refresh", action="store_true")
+    back.add_argument("--max-workers", type=int, default=None)
+    args = parser.parse_args(argv)
+
+    print(f"Prefect API: {use_local_api()}", flush=True)
+    # Imported after the API choice: Prefect reads its settings at import.
+    from prefect_platform.flows import backfill, flights_daily
+
+    if args.command == "run":
+        state = flights_daily(date=args.date, refresh=args.refresh, return_state=True)
+        result = state.result(raise_on_failure=False)
+        if state.is_completed():
+            print(f"flights_daily {args.date}: {state.name}; counts {result['counts']}")
+            return 0
+        print(f"flights_daily {args.date}: {state.name}: {result}", file=sys.stderr)
+        return 1
+
+    state = backfill(start=args.start, end=args.end, refresh=args.refresh,
+                     max_workers=args.max_workers, return_state=True)  # fmt: skip
+    print(f"backfill {args.start}..{args.end}: {state.name} {state.message or ''}")
+    return 0 if state.is_completed() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Platform settings read from the environment when a flow runs, never at import time.
+
+| variable                  | default                          | meaning |
+| ------------------------- | -------------------------------- | ------- |
+| `ETL_RETRY_DELAY_SECONDS` | `30`                             | first retry delay; later ones double (exponential backoff) |
+| `ETL_RETRIES`             | `3`                              | retries of a step after a transient source error |
+| `ETL_ALERT_FILE`          | `$ETL_DATA_DIR/alerts.jsonl`     | where a failed run's alert is appended (one JSON line) |
+| `BACKFILL_MAX_WORKERS`    | `2`                              | partitions a backfill runs at the same time |
+
+The pipeline's own settings (`LANDING_DIR`, `WAREHOUSE_URL`, `STAGING_DIR`) are read by
+`etl_shared.config.Settings.from_env()`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PLATFORM = "prefect"
+
+
+def retries() -> int:
+    return int(os.environ.get("ETL_RETRIES", "3"))
+
+
+def retry_delay_seconds() -> float:
+    return float(os.environ.get("ETL_RETRY_DELAY_SECONDS", "30"))
+
+
+def backfill_max_workers() -> int:
+    return max(1, int(os.environ.get("BACKFILL_MAX_WORKERS", "2")))
+
+
+def alert_file() -> Path:
+    explicit = os.environ.get("ETL_ALERT_FILE")
+    if explicit:
+        return Path(explicit).absolute()
+    data_dir = Path(os.environ.get("ETL_DATA_DIR") or "data").absolute()
+    return data_dir / "alerts.jsonl"

@@ -1,0 +1,104 @@
+"""The pipeline's steps as Prefect tasks. Each calls one `etl_shared.steps` function.
+
+Only the small `StageRef` dict travels between tasks (it is what Prefect sees as the
+task's result); the rows stay in the staging folder `$STAGING_DIR/<partition>/<run_id>/`.
+
+Retries: every step retries up to `ETL_RETRIES` times with exponential backoff starting at
+`ETL_RETRY_DELAY_SECONDS`, but only for errors `etl_shared.errors.is_retryable` accepts
+(a transient source error); bad data, a missing file or a failed check fail at once.
+The decorators carry the production defaults; `configured()` re-reads the environment
+when a flow runs, so tests and game days can shorten the delays without re-importing.
+
+Caching: the steps themselves are `NO_CACHE` (their result points into a staging folder
+that is dropped when the run ends); the whole partition is cached instead, see
+`flows/flights_daily.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import Task, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
+from prefect.tasks import exponential_backoff
+from prefect.transactions import get_transaction
+
+from etl_shared import steps
+from etl_shared.errors import is_retryable
+from prefect_platform import config
+from prefect_platform.cache import partition_cache_key
+from prefect_platform.hooks import STAGE_KEY, discard_staging, drop_staging
+
+Ref = dict[str, Any]
+
+
+def retry_transient_only(task: Task, task_run: TaskRun, state: State) -> bool:
+    """retry_condition_fn: retry a transient source error, fail fast on anything else."""
+    try:
+        state.result()
+    except Exception as exc:
+        return is_retryable(exc)
+    return False
+
+
+RETRY_POLICY: dict[str, Any] = dict(
+    retries=3,
+    retry_delay_seconds=exponential_backoff(backoff_factor=30),
+    retry_condition_fn=retry_transient_only,
+    cache_policy=NO_CACHE,
+)
+
+
+def configured(step: Task) -> Task:
+    """The task with retries and backoff read from the environment now."""
+    n = config.retries()
+    return step.with_options(
+        retries=n,
+        retry_delay_seconds=exponential_backoff(config.retry_delay_seconds())(n),
+    )
+
+
+@task(name="partition-cache-key", cache_policy=NO_CACHE)
+def cache_key(date: str) -> str:
+    """Fingerprint the partition's inputs (landing file, reference files, warehouse URL)."""
+    return partition_cache_key(date)
+
+
+@task(name="extract", **RETRY_POLICY)
+def extract(date: str, run_id: str) -> Ref:
+    """Read the day's landing file into the staging folder."""
+    ref = steps.extract(date, run_id=run_id).to_dict()
+    txn = get_transaction()
+    if txn is not None:  # the staging lives exactly as long as the partition transaction
+        txn.set(STAGE_KEY, ref)
+    return ref
+
+
+extract.on_rollback(discard_staging)
+extract.on_commit(drop_staging)
+
+
+@task(name="validate", **RETRY_POLICY)
+def validate(ref: Ref) -> Ref:
+    """Type-check every row; rows that break a rule go to the quarantine stage."""
+    return steps.validate(ref).to_dict()
+
+
+@task(name="transform", **RETRY_POLICY)
+def transform(ref: Ref) -> Ref:
+    """Build the `flights` and `carrier_daily` stage."""
+    return steps.transform(ref).to_dict()
+
+
+@task(name="load", **RETRY_POLICY)
+def load(ref: Ref) -> Ref:
+    """Replace the partition in the warehouse in one database transaction."""
+    return steps.load(ref).to_dict()
+
+
+@task(name="check", **RETRY_POLICY)
+def check(ref: Ref) -> list[dict[str, Any]]:
+    """Data-quality checks against what the warehouse now holds for the partition."""
+    return [result.to_dict() for result in steps.check(ref)]
