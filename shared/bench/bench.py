@@ -134,7 +134,7 @@ def prepare(workdir: Path) -> None:
 
 
 def main() -> None:
-    console = Console()
+    console = Console(width=130)
     with tempfile.TemporaryDirectory(prefix="etl-bench-") as tmp:
         workdir = Path(tmp)
         with console.status("seeding the year and writing the 10 M-row partition"):
