@@ -113,6 +113,19 @@ def _counts_by_partition(
     return {day: int(n) for day, n in rows}
 
 
+def _stage_counts(
+    eng: Engine, stage: Stage, days: list[str], **relations: tuple[str, str]
+) -> dict[str, dict[str, int]]:
+    """Rows per partition of stage relations, `name=(relation, date column)`, with a zero
+    for every day of `days` that has none (a header-only file has no rows anywhere)."""
+    per = {
+        name: _counts_by_partition(eng, stage.rel(rel), col)
+        for name, (rel, col) in relations.items()
+    }
+    every = dict.fromkeys(days) | dict.fromkeys(day for counts in per.values() for day in counts)
+    return {day: {name: per[name].get(day, 0) for name in per} for day in every}
+
+
 def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, dict[str, int]]:
     """Read the landing files of `sources` (one header for all) into the stage relations
     `raw` (every CSV record, as text, with its line number) and `malformed` (lines that
@@ -190,14 +203,16 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
     )
     for table in (f"read_{tag}", f"bad_{tag}", f"rejects_{tag}", f"rejscan_{tag}"):
         eng.execute(f"DROP TABLE IF EXISTS {table}")
-    good = _counts_by_partition(eng, stage.rel("raw"))
-    bad = _counts_by_partition(eng, stage.rel("malformed"))
+    counts = _stage_counts(
+        eng,
+        stage,
+        [s.partition for s in sources],
+        good=("raw", "partition_date"),
+        malformed=("malformed", "partition_date"),
+    )
     return {
-        s.partition: {
-            "extracted": good.get(s.partition, 0) + bad.get(s.partition, 0),
-            "malformed": bad.get(s.partition, 0),
-        }
-        for s in sources
+        day: {"extracted": n["good"] + n["malformed"], "malformed": n["malformed"]}
+        for day, n in counts.items()
     }
 
 
@@ -321,7 +336,9 @@ def _airlines(eng: Engine, landing_dir: Path) -> str:
     )
 
 
-def validate_into(eng: Engine, stage: Stage, landing_dir: Path) -> dict[str, dict[str, int]]:
+def validate_into(
+    eng: Engine, stage: Stage, landing_dir: Path, days: list[str]
+) -> dict[str, dict[str, int]]:
     """Judge every `raw` record: typed rows to `valid`, the rest (with the `malformed`
     lines) to `quarantine`, each with a reason code and a message."""
     airlines = _airlines(eng, landing_dir)
@@ -353,12 +370,13 @@ def validate_into(eng: Engine, stage: Stage, landing_dir: Path) -> dict[str, dic
         """,
     )
     eng.execute(f"DROP TABLE judged_{tag}")
-    valid = _counts_by_partition(eng, stage.rel("valid"))
-    quarantined = _counts_by_partition(eng, stage.rel("quarantine"))
-    return {
-        day: {"valid": valid.get(day, 0), "quarantined": quarantined.get(day, 0)}
-        for day in {*valid, *quarantined}
-    }
+    return _stage_counts(
+        eng,
+        stage,
+        days,
+        valid=("valid", "partition_date"),
+        quarantined=("quarantine", "partition_date"),
+    )
 
 
 def validate(
@@ -372,8 +390,8 @@ def validate(
     ref = StageRef.coerce(ref)
     settings = settings or Settings.from_env()
     with _engine(engine) as eng:
-        counts = validate_into(eng, Stage.of(ref, eng), settings.landing_dir)
-    return ref.with_counts(**counts.get(ref.partition, {"valid": 0, "quarantined": 0}))
+        counts = validate_into(eng, Stage.of(ref, eng), settings.landing_dir, [ref.partition])
+    return ref.with_counts(**counts[ref.partition])
 
 
 # ------------------------------------------------------------------------- transform
@@ -405,7 +423,9 @@ def _reference_tables(eng: Engine, landing_dir: Path) -> tuple[str, str, str]:
     return _airlines(eng, landing_dir), airports, weather
 
 
-def transform_into(eng: Engine, stage: Stage, landing_dir: Path) -> dict[str, dict[str, int]]:
+def transform_into(
+    eng: Engine, stage: Stage, landing_dir: Path, days: list[str]
+) -> dict[str, dict[str, int]]:
     """`valid` -> `flights` (enriched) and `carrier_daily` (aggregated)."""
     airlines, airports, weather = _reference_tables(eng, landing_dir)
     stage.put(
@@ -437,12 +457,13 @@ def transform_into(eng: Engine, stage: Stage, landing_dir: Path) -> dict[str, di
         GROUP BY flight_date, carrier, carrier_name
         """,
     )
-    flights = _counts_by_partition(eng, stage.rel("flights"), "flight_date")
-    carriers = _counts_by_partition(eng, stage.rel("carrier_daily"), "flight_date")
-    return {
-        day: {"flights": flights.get(day, 0), "carrier_daily": carriers.get(day, 0)}
-        for day in {*flights, *carriers}
-    }
+    return _stage_counts(
+        eng,
+        stage,
+        days,
+        flights=("flights", "flight_date"),
+        carrier_daily=("carrier_daily", "flight_date"),
+    )
 
 
 def transform(
@@ -453,8 +474,8 @@ def transform(
     ref = StageRef.coerce(ref)
     settings = settings or Settings.from_env()
     with _engine(engine) as eng:
-        counts = transform_into(eng, Stage.of(ref, eng), settings.landing_dir)
-    return ref.with_counts(**counts.get(ref.partition, {"flights": 0, "carrier_daily": 0}))
+        counts = transform_into(eng, Stage.of(ref, eng), settings.landing_dir, [ref.partition])
+    return ref.with_counts(**counts[ref.partition])
 
 
 # ------------------------------------------------------------------------------ load
@@ -700,11 +721,11 @@ def run_batch(
     eng = warehouse.engine
     stage = Stage(f"batch_{uuid.uuid4().hex[:12]}", None, eng)
     try:
+        days = [s.partition for s in sources]
         counts = extract_into(eng, stage, sources)
-        for day, more in validate_into(eng, stage, settings.landing_dir).items():
-            counts[day].update(more)
-        for day, more in transform_into(eng, stage, settings.landing_dir).items():
-            counts[day].update(more)
+        for step in (validate_into, transform_into):
+            for day, more in step(eng, stage, settings.landing_dir, days).items():
+                counts[day].update(more)
         loaded = load_into(
             warehouse, stage, {s.partition: counts[s.partition]["extracted"] for s in sources}
         )
