@@ -34,6 +34,17 @@ def test_seed_run_backfill_verify(env: Path) -> None:
     assert "success" in result.output
     assert "842" in result.output
 
+    kept = flights_file(env / "landing", "2013-01-02")
+    kept.write_text(kept.read_text().splitlines()[0] + "\n")  # prepared by hand: header only
+    result = runner.invoke(
+        app, ["seed", "--start", "2013-01-01", "--end", "2013-01-04", "--only-missing"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "seeded 1 of 4 partitions" in result.output
+    assert len(kept.read_text().splitlines()) == 1
+    runner.invoke(app, ["seed", "--start", "2013-01-02", "--end", "2013-01-02"])
+    assert len(kept.read_text().splitlines()) == 944
+
     result = runner.invoke(app, ["backfill", "--start", "2013-01-01", "--end", "2013-01-03"])
     assert result.exit_code == 0, result.output
     assert result.output.count("success") == 3

@@ -52,12 +52,17 @@ def seed(
     landing: Annotated[
         Path | None, typer.Option(help="Landing zone (default $LANDING_DIR).")
     ] = None,
+    only_missing: Annotated[
+        bool, typer.Option(help="Keep the landing files that are already there.")
+    ] = False,
 ) -> None:
     """Write one landing file per flight date, plus the reference files."""
     days = _partitions(start, end)
     target = landing or Settings.from_env().landing_dir
-    written = seed_landing(target, days[0], days[-1])
-    console.print(f"seeded {len(written)} partitions ({days[0]} .. {days[-1]}) into {target}")
+    written = seed_landing(target, days[0], days[-1], overwrite=not only_missing)
+    console.print(
+        f"seeded {len(written)} of {len(days)} partitions ({days[0]} .. {days[-1]}) into {target}"
+    )
 
 
 @app.command()

@@ -63,17 +63,22 @@ def raw_flights_csv() -> Path:
     return target
 
 
-def seed(landing_dir: Path, start: str | dt.date, end: str | dt.date) -> list[str]:
+def seed(
+    landing_dir: Path, start: str | dt.date, end: str | dt.date, *, overwrite: bool = True
+) -> list[str]:
     """Write the daily flights files for start..end and the reference files.
 
     Rows are copied as upstream wrote them (same columns, same text, `NA` for null),
-    so the landing zone looks like a real drop. Returns the partitions written.
+    so the landing zone looks like a real drop. With `overwrite=False`, files already
+    there are kept (a landing zone prepared by hand is never replaced). Returns the
+    partitions written.
     """
     first, last = parse_partition(start), parse_partition(end)
     landing_dir = Path(landing_dir)
     (landing_dir / "reference").mkdir(parents=True, exist_ok=True)
     for name in REFERENCE_FILES:
-        shutil.copyfile(raw_data_dir() / name, reference_file(landing_dir, name))
+        if overwrite or not reference_file(landing_dir, name).exists():
+            shutil.copyfile(raw_data_dir() / name, reference_file(landing_dir, name))
 
     with tempfile.TemporaryDirectory(dir=landing_dir) as tmp:
         con = duckdb.connect()
@@ -95,6 +100,8 @@ def seed(landing_dir: Path, start: str | dt.date, end: str | dt.date) -> list[st
         for folder in sorted(Path(tmp).glob("date=*")):
             day = folder.name.removeprefix("date=")
             target = flights_file(landing_dir, day)
+            if target.exists() and not overwrite:
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             (file,) = folder.glob("*.csv")
             os.replace(file, target)
