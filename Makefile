@@ -15,7 +15,7 @@ PROJECTS := shared $(PLATFORMS)
 DEMO_START ?= 2013-01-01
 DEMO_END ?= 2013-01-07
 
-.PHONY: help bootstrap setup test-all lint format demo bench clean
+.PHONY: help bootstrap setup test-all test-tools compare template lint format demo bench clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -39,6 +39,19 @@ test-all: bootstrap ## Run every test suite, each in its own environment (sets i
 	  else echo "=== $$p: FAILED"; failed="$$failed $$p"; fi; \
 	done; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
+	$(MAKE) --no-print-directory test-tools
+
+# The repository-level tools (compare, template export, the concept map's links) run in
+# shared/'s environment; these tests drive every platform, so they come after the suites.
+TOOLS_PYTEST := cd shared && $(UV) run --frozen --no-sync pytest -p no:cacheprovider
+
+test-tools: bootstrap ## Concept-map links, platform parity (DuckDB, PostgreSQL), template round trips
+	$(MAKE) --no-print-directory -C shared setup
+	$(TOOLS_PYTEST) ../tools/tests
+
+compare: bootstrap ## Parity as a test: the four platforms load the same rows (DuckDB and PostgreSQL)
+	$(MAKE) --no-print-directory -C shared setup
+	$(TOOLS_PYTEST) ../tools/tests/test_compare.py
 
 lint: bootstrap ## Run the pre-commit hooks (ruff check, ruff format, yaml/toml, whitespace) over all files
 	$(MAKE) --no-print-directory -C shared setup
@@ -48,11 +61,15 @@ format: bootstrap ## Format all Python code with ruff
 	$(MAKE) --no-print-directory -C shared setup
 	cd shared && $(UV) run --frozen --no-sync ruff format .. && $(UV) run --frozen --no-sync ruff check --fix ..
 
-demo: bootstrap ## Seed the first week of 2013, backfill it into DuckDB, print the per-day summary
+demo: bootstrap ## The first week of 2013 through all four platforms, side by side (reports/compare.*)
 	$(MAKE) --no-print-directory -C shared setup
-	cd shared && $(UV) run --frozen --no-sync etl seed --start $(DEMO_START) --end $(DEMO_END)
-	cd shared && $(UV) run --frozen --no-sync etl backfill --start $(DEMO_START) --end $(DEMO_END)
-	cd shared && $(UV) run --frozen --no-sync etl summary --start $(DEMO_START) --end $(DEMO_END)
+	cd shared && $(UV) run --frozen --no-sync python ../tools/compare.py \
+	  --start $(DEMO_START) --end $(DEMO_END) --workdir $(CURDIR)/data/demo --out $(CURDIR)/reports
+
+template: bootstrap ## Copy one platform out as a project of its own: make template PLATFORM=dagster DEST=../my-pipeline
+	@test -n "$(PLATFORM)" -a -n "$(DEST)" || { echo "usage: make template PLATFORM=<airflow|dagster|prefect|k8s> DEST=<dir>"; exit 2; }
+	$(MAKE) --no-print-directory -C shared setup
+	cd shared && $(UV) run --frozen --no-sync python ../tools/template.py $(PLATFORM) $(abspath $(DEST))
 
 bench: bootstrap ## Benchmarks of every project that has them (figures and ratios, not tests)
 	@set -e; for p in $(PROJECTS); do $(MAKE) --no-print-directory -C $$p bench; done

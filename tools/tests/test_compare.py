@@ -1,0 +1,67 @@
+"""`make compare`: the four platforms load the same partitions and agree on every table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import compare
+import pytest
+from rich.console import Console
+
+from etl_shared.landing import flights_file, seed
+from etl_shared.testing.landing import bad_rows
+
+START, END = "2013-01-01", "2013-01-02"
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgres"])
+def test_every_platform_loads_the_same_rows(backend: str, tmp_path: Path) -> None:
+    workdir = tmp_path / "work"
+    landing = workdir / "landing"
+    seed(landing, START, END)
+    # the second day carries bad rows, so the quarantine is compared too
+    path = flights_file(landing, END)
+    with path.open("ab") as fh:
+        for group in bad_rows(landing, END).values():
+            fh.write(b"\n".join(group) + b"\n")
+    console = Console(record=True, width=150)
+    results = compare.compare(START, END, workdir, backend, ["shared", *compare.PLATFORMS], console)
+    assert [r.name for r in results] == ["shared", "airflow", "dagster", "prefect", "k8s"]
+    failed = {r.name: r.log.read_text()[-2000:] for r in results if not r.ok}
+    assert failed == {}
+    baseline = results[0]
+    assert baseline.partitions == 2
+    assert baseline.quarantined == 10
+    assert baseline.loaded == 842 + 943
+    for result in results[1:]:
+        assert result.sums == baseline.sums, (result.name, console.export_text()[-3000:])
+        assert all(result.same.values())
+    out = tmp_path / "reports"
+    compare.write_reports(results, START, END, backend, out)
+    md = (out / "compare.md").read_text()
+    assert md.count("✓") == 2 * len(results)
+    assert "✗" not in md
+    html = (out / "compare.html").read_text()
+    assert "<svg" in html
+    assert "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")  # opens offline
+
+
+def test_a_difference_is_shown_row_by_row(tmp_path: Path) -> None:
+    """When two warehouses differ, the first differing rows are named."""
+    from etl_shared.compare import checksums, first_differences
+    from etl_shared.config import Settings
+    from etl_shared.runner import run_partitions
+    from etl_shared.warehouse import open_warehouse
+
+    landing = tmp_path / "landing"
+    seed(landing, START, START)
+    urls = [f"duckdb://{tmp_path / name}.duckdb" for name in ("a", "b")]
+    for url in urls:
+        run_partitions([START], settings=Settings(landing, url, tmp_path / "staging"))
+    assert checksums(urls[0]) == checksums(urls[1])
+    with open_warehouse(urls[1]) as wh:
+        wh.execute("UPDATE carrier_daily SET on_time = on_time + 1 WHERE carrier = 'AA'")
+    assert checksums(urls[0])["carrier_daily"] != checksums(urls[1])["carrier_daily"]
+    ((left, right),) = first_differences(urls[0], urls[1], "carrier_daily")
+    assert left[1] == right[1] == "AA"
+    assert int(right[6]) == int(left[6]) + 1
