@@ -14,7 +14,7 @@ import csv
 import datetime as dt
 import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +111,20 @@ def _counts_by_partition(
         f"SELECT {column}::VARCHAR, count(*) FROM {relation} GROUP BY ALL"
     ).fetchall()
     return {day: int(n) for day, n in rows}
+
+
+def _step_on_ref(
+    step_into: Callable[[Engine, Stage, Path, list[str]], dict[str, dict[str, int]]],
+    ref: RefLike,
+    settings: Settings | None,
+    engine: Engine | None,
+) -> StageRef:
+    """Run a partition-set step (`validate_into`, `transform_into`) on one StageRef."""
+    ref = StageRef.coerce(ref)
+    settings = settings or Settings.from_env()
+    with _engine(engine) as eng:
+        counts = step_into(eng, Stage.of(ref, eng), settings.landing_dir, [ref.partition])
+    return ref.with_counts(**counts[ref.partition])
 
 
 def _stage_counts(
@@ -387,11 +401,7 @@ def validate(
     Reason codes: malformed_line, missing_required, invalid_number, invalid_date,
     wrong_partition, out_of_range, unknown_carrier, duplicate_key.
     """
-    ref = StageRef.coerce(ref)
-    settings = settings or Settings.from_env()
-    with _engine(engine) as eng:
-        counts = validate_into(eng, Stage.of(ref, eng), settings.landing_dir, [ref.partition])
-    return ref.with_counts(**counts[ref.partition])
+    return _step_on_ref(validate_into, ref, settings, engine)
 
 
 # ------------------------------------------------------------------------- transform
@@ -471,11 +481,7 @@ def transform(
 ) -> StageRef:
     """Enrich valid rows into `flights` (carrier name, destination name, origin weather)
     and aggregate them into `carrier_daily`."""
-    ref = StageRef.coerce(ref)
-    settings = settings or Settings.from_env()
-    with _engine(engine) as eng:
-        counts = transform_into(eng, Stage.of(ref, eng), settings.landing_dir, [ref.partition])
-    return ref.with_counts(**counts[ref.partition])
+    return _step_on_ref(transform_into, ref, settings, engine)
 
 
 # ------------------------------------------------------------------------------ load
