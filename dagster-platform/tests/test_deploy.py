@@ -1,7 +1,11 @@
 """The deployment files agree with the code, and the production instance config works."""
 
+import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from urllib.parse import urlparse
@@ -108,3 +112,34 @@ def test_local_instance_config_is_sqlite_with_one_run_at_a_time(tmp_path: Path) 
         coordinator = instance.run_coordinator
         assert type(coordinator).__name__ == "QueuedRunCoordinator"
         assert coordinator.get_run_queue_config().max_concurrent_runs == 1
+
+
+def test_dg_cli_loads_and_lists_the_projects_definitions() -> None:
+    """The scaffold's own CLI works on this project (`dg list defs` loads the code location
+    from [tool.dg] as `dg check defs` and `dg dev` do): every asset and job is listed."""
+    dg_cli = Path(sys.executable).parent / "dg"
+    assert dg_cli.is_file(), "dg missing: `make setup` installs dagster-dg-cli (dev group)"
+    out = subprocess.run(
+        [str(dg_cli), "list", "defs", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "DAGSTER_DISABLE_TELEMETRY": "1"},
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    listed = json.loads(out.stdout)
+    assets = {a["asset_key"] for a in listed["assets"]}
+    assert {"landing_file", "validated_rows", "flights", "carrier_daily", "quarantine"} <= assets
+    assert "flights_daily" in {j["name"] for j in listed["jobs"]}
+
+
+def test_make_shows_commands_not_their_stderr_filters() -> None:
+    """A recipe line that pipes stderr through a filter is silent (`@`): make would echo
+    the whole filter pipeline on every run otherwise."""
+    loud = [
+        line
+        for line in (ROOT / "Makefile").read_text().splitlines()
+        if line.startswith("\t") and "2> >(" in line and not line.lstrip("\t").startswith("@")
+    ]
+    assert loud == []
