@@ -41,3 +41,52 @@ def test_compose_runs_the_airflow3_components_with_one_jwt_secret() -> None:
         s["environment"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
         for s in airflow_services
     )
+
+
+def test_compose_init_hands_the_mounted_folders_to_the_airflow_user() -> None:
+    """The one-off init runs as root (as in the official compose file) and, after the last
+    command that writes, chowns every folder the Airflow containers mount to AIRFLOW_UID."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+    init = compose["services"]["airflow-init"]
+    script = init["command"][-1]
+    lines = [line.strip() for line in script.splitlines() if line.strip()]
+    (chown,) = [i for i, line in enumerate(lines) if line.startswith("chown ")]
+    writers = [i for i, line in enumerate(lines) if line.startswith(("etl ", "airflow ", "mkdir "))]
+    assert chown > max(writers), "chown must come after everything the init writes"
+    assert '-R "${AIRFLOW_UID:-50000}:0"' in lines[chown]
+    mounted = [v.split(":")[1] for v in compose["x-airflow-common"]["volumes"]]
+    for target in mounted:
+        assert target in lines[chown].split(), f"{target} is mounted but not chowned"
+    assert init["user"] == "0:0"
+    others = [s for n, s in compose["services"].items() if s.get("image") == "etl-airflow:latest"]
+    assert {s["user"] for s in others if s is not init} == {"${AIRFLOW_UID:-50000}:0"}
+
+
+def test_every_pool_in_airflow_settings_is_used_by_a_task() -> None:
+    settings = yaml.safe_load((ROOT / "airflow_settings.yaml").read_text())
+    declared = {p["pool_name"] for p in settings["airflow"]["pools"] or []}
+    code = "\n".join(p.read_text() for p in (ROOT / "dags").rglob("*.py"))
+    code += "\n".join(p.read_text() for p in (ROOT / "include").rglob("*.py"))
+    used = set(re.findall(r"""pool\s*=\s*["']([\w-]+)["']""", code))
+    assert declared <= used, f"pools no task uses: {sorted(declared - used)}"
+
+
+# Renamed in the official chart: the KubernetesExecutor's task pods take their settings
+# from `workers.kubernetes.*`; the flat keys only print a deprecation note.
+DEPRECATED_WORKER_KEYS = {"resources", "extraVolumes", "extraVolumeMounts"}
+
+
+def test_helm_values_use_the_charts_workers_kubernetes_keys() -> None:
+    values = yaml.safe_load((ROOT / "deploy" / "values.yaml").read_text())
+    workers = values["workers"]
+    assert not DEPRECATED_WORKER_KEYS & set(workers), sorted(DEPRECATED_WORKER_KEYS & set(workers))
+    pods = workers["kubernetes"]
+    (volume,) = pods["extraVolumes"]
+    (mount,) = pods["extraVolumeMounts"]
+    assert mount["name"] == volume["name"]
+    pvc = yaml.safe_load((ROOT / "deploy" / "etl-data-pvc.yaml").read_text())
+    assert volume["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
+    env = {e["name"]: e["value"] for e in values["env"]}
+    assert mount["mountPath"] == env["ETL_DATA_DIR"]
+    assert pods["resources"]["requests"]
+    assert pods["resources"]["limits"]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import jsonschema
@@ -19,7 +21,7 @@ import pytest
 import yaml
 from k8s_platform import builders
 
-from .conftest import CHART, CRD_FILE, crd_schema, helm_template, tool, validate_k8s
+from .conftest import CHART, CRD_FILE, EXAMPLES, crd_schema, helm_template, tool, validate_k8s
 
 ALL_ON = [
     "examplePipelines.enabled=true",
@@ -155,6 +157,53 @@ def test_servicemonitor_selects_the_metrics_service():
     (sm,), (svc,) = kinds["ServiceMonitor"], kinds["Service"]
     assert sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
     assert sm["spec"]["endpoints"][0]["port"] == svc["spec"]["ports"][0]["name"] == "metrics"
+    # the pipelines' own `namespace` label survives the scrape (test_alert_rules.py)
+    assert sm["spec"]["endpoints"][0]["honorLabels"] is True
+
+
+def test_one_image_runs_the_operator_and_every_job():
+    """One Dockerfile, one image: the operator Deployment runs `kopf` from it, the plain
+    CronJob and the EtlPipelines (whose Jobs the operator builds) `etl-k8s-job`."""
+    project = CHART.parents[1]
+    assert sorted(p.name for p in project.glob("Dockerfile*")) == ["Dockerfile"]
+    dockerfile = (project / "Dockerfile").read_text()
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    image = f"{values['image']['repository']}:0.1.0"
+    assert f"docker build -f k8s-platform/Dockerfile -t {image} ." in dockerfile
+    readme = (project / "README.md").read_text()
+    builds = re.findall(r"docker build -f (\S+)\s+-t (\S+) \.", readme)
+    assert builds == [("k8s-platform/Dockerfile", image)], builds
+    assert "Dockerfile." not in readme
+    for example in EXAMPLES.glob("*.yaml"):
+        assert yaml.safe_load(example.read_text())["spec"]["image"] == image, example
+    kinds = by_kind(helm_template(*ALL_ON))
+    (dep,), (cron,) = kinds["Deployment"], kinds["CronJob"]
+    (operator,) = dep["spec"]["template"]["spec"]["containers"]
+    (job,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert operator["image"] == job["image"] == image
+    assert operator["command"] == ["kopf"]
+    assert job["command"] == builders.JOB_COMMAND
+    assert {p["spec"]["image"] for p in kinds["EtlPipeline"]} == {image}
+    # both commands are in the image: kopf is a runtime dependency, etl-k8s-job a script
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert any(d.startswith("kopf==") for d in pyproject["dependencies"])
+    assert builders.JOB_COMMAND[0] in pyproject["scripts"]
+
+
+def test_helm_renders_without_kube_version_and_knows_its_version():
+    """The helm `make setup-tools` builds carries its release build's version flags: a
+    plain `helm template` (as a user runs it) accepts the chart's kubeVersion, and
+    `helm version` names the release."""
+    helm = tool("HELM", "helm")
+    version = subprocess.run([helm, "version", "--short"], capture_output=True, text=True)
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith("v3.22.0"), version.stdout
+    out = subprocess.run(
+        [helm, "template", "etl", str(CHART)], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    kinds = {d["kind"] for d in yaml.safe_load_all(out.stdout) if d}
+    assert "Deployment" in kinds
 
 
 def test_pods_are_non_root_read_only_without_capabilities():
@@ -186,6 +235,10 @@ def test_operator_deployment_has_probes_and_runs_the_handlers():
 
 
 def test_rbac_is_limited_to_pipelines_cronjobs_jobs_and_events():
+    """The exact rule set. `etlpipelines/finalizers` `update` is there because every child
+    carries an ownerReference with blockOwnerDeletion: true, which clusters enforcing
+    owner-reference permissions (OwnerReferencesPermissionEnforcement) only accept from
+    a user who may update the owner's finalizers."""
     kinds = by_kind(helm_template())
     (role,) = kinds["ClusterRole"]
     granted = {
@@ -198,6 +251,7 @@ def test_rbac_is_limited_to_pipelines_cronjobs_jobs_and_events():
     assert {r for _, r, _ in granted} == {
         "etlpipelines",
         "etlpipelines/status",
+        "etlpipelines/finalizers",
         "cronjobs",
         "jobs",
         "events",
@@ -209,6 +263,13 @@ def test_rbac_is_limited_to_pipelines_cronjobs_jobs_and_events():
     assert ("etl.example.com", "etlpipelines", "delete") not in granted
     assert ("batch", "jobs", "create") in granted
     assert ("batch", "cronjobs", "update") in granted
+    assert {(g, v) for g, r, v in granted if r == "etlpipelines/finalizers"} == {
+        ("etl.example.com", "update")
+    }
+    child = builders.build_cronjob(
+        {"metadata": {"name": "p", "namespace": "etl", "uid": "u"}, "spec": {"image": "i"}}
+    )
+    assert child["metadata"]["ownerReferences"][0]["blockOwnerDeletion"] is True
     (binding,) = kinds["ClusterRoleBinding"]
     (sa,) = kinds["ServiceAccount"]
     assert binding["subjects"] == [
@@ -249,7 +310,7 @@ def test_plain_cronjob_runs_the_same_container_as_the_operators_cronjob():
     body = {
         "metadata": {"name": "flights-daily-plain", "namespace": "etl", "uid": "u"},
         "spec": {
-            "image": "ghcr.io/example/etl-pipeline-job:0.1.0",
+            "image": "ghcr.io/example/etl-pipeline:0.1.0",
             "timeZone": "America/New_York",
             "warehouseSecretRef": {"name": "etl-warehouse", "key": "url"},
             "dataVolumeClaim": "etl-data",
@@ -330,5 +391,5 @@ def test_pipelines_from_values_get_the_job_image_and_validate(tmp_path):
         "pipelines": [{"name": "carriers", "spec": {"schedule": "@daily", "timeZone": "UTC"}}]
     }
     (p,) = by_kind(helm_template(values=values, tmp_path=tmp_path))["EtlPipeline"]
-    assert p["spec"]["image"] == "ghcr.io/example/etl-pipeline-job:0.1.0"
+    assert p["spec"]["image"] == "ghcr.io/example/etl-pipeline:0.1.0"
     validate_rendered(p)

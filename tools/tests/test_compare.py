@@ -66,3 +66,35 @@ def test_a_difference_is_shown_row_by_row(tmp_path: Path) -> None:
     ((left, right),) = first_differences(urls[0], urls[1], "carrier_daily")
     assert left[1] == right[1] == "AA"
     assert int(right[6]) == int(left[6]) + 1
+
+
+def test_setup_comes_first_and_only_the_runs_are_timed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The order of the make calls and what each is given, with `run_make` and the
+    warehouse read replaced (no platform runs): every project's `make setup` before the
+    first timed `make backfill`, wall s from the backfill alone, and no VIRTUAL_ENV of
+    this tool's environment passed on (uv would warn that it does not match)."""
+    calls: list[tuple[str, str, dict[str, str]]] = []
+    seconds = {"setup": 30.0, "backfill": 2.0}
+
+    def fake_make(name, args, env, log):
+        calls.append((args[0], name, env))
+        return True, seconds[args[0]]
+
+    def fake_facts(result, start, end):
+        result.sums = {t: (1, "x") for t in compare.COMPARED_TABLES}
+
+    monkeypatch.setattr(compare, "run_make", fake_make)
+    monkeypatch.setattr(compare, "warehouse_facts", fake_facts)
+    monkeypatch.setenv("VIRTUAL_ENV", "/somewhere/else/.venv")
+    names = ["shared", *compare.PLATFORMS]
+    results = compare.compare(START, START, tmp_path, "duckdb", names, Console(width=150))
+    targets = [target for target, _, _ in calls]
+    assert targets == ["setup"] * len(names) + ["backfill"] * len(names)
+    assert [name for _, name, _ in calls] == names + names
+    assert not any("VIRTUAL_ENV" in env for _, _, env in calls)
+    assert all(r.ok and r.wall == 2.0 and r.setup == 30.0 for r in results)
+    compare.write_reports(results, START, START, "duckdb", tmp_path / "reports")
+    md = (tmp_path / "reports" / "compare.md").read_text()
+    assert compare.WHAT_IS_TIMED in md

@@ -36,12 +36,9 @@ app.kubernetes.io/part-of: etl-pipeline
 {{- end }}
 {{- end }}
 
-{{- define "etl-pipeline.operatorImage" -}}
-{{- printf "%s:%s" .Values.operator.image.repository (default .Chart.AppVersion .Values.operator.image.tag) }}
-{{- end }}
-
-{{- define "etl-pipeline.jobImage" -}}
-{{- printf "%s:%s" .Values.job.image.repository (default .Chart.AppVersion .Values.job.image.tag) }}
+{{- /* The one image (k8s-platform/Dockerfile) of the operator and of every Job. */}}
+{{- define "etl-pipeline.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 
 {{/* Pod-level security context shared by the operator and the plain CronJob. */}}
