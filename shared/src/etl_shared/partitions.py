@@ -43,6 +43,23 @@ def outside_message(day: dt.date | str) -> str:
     )
 
 
+def partition_json_schema() -> dict[str, object]:
+    """A JSON schema a tool can check a partition argument with before it runs anything
+    (Airflow's Param): a real date (`format: date`) of a year of the data (`pattern`).
+    The data covers whole years, so the years pattern is exactly the bounds."""
+    assert (FIRST_PARTITION.month, FIRST_PARTITION.day) == (1, 1)
+    assert (LAST_PARTITION.month, LAST_PARTITION.day) == (12, 31)
+    years = "|".join(str(y) for y in range(FIRST_PARTITION.year, LAST_PARTITION.year + 1))
+    return {
+        "type": "string",
+        "format": "date",
+        "pattern": rf"^({years})-\d{{2}}-\d{{2}}$",
+        "description": (
+            f"a flight date YYYY-MM-DD, {FIRST_PARTITION.isoformat()}..{LAST_PARTITION.isoformat()}"
+        ),
+    }
+
+
 def parse_partition(value: str | dt.date | dt.datetime) -> dt.date:
     """Return the date a partition key names, or raise InvalidPartitionError.
 
