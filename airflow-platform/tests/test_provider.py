@@ -63,9 +63,10 @@ def test_own_connection_type_with_url_in_extra(
     assert WarehouseHook().warehouse_url == url
 
 
-def test_without_a_connection_the_hook_falls_back_to_warehouse_url(
+def test_without_a_connection_the_hook_falls_back_to_warehouse_url_in_local_mode_only(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    monkeypatch.setenv("ETL_LOCAL_MODE", "1")
     assert WarehouseHook().warehouse_url == f"duckdb:///{tmp_path / 'data' / 'warehouse.duckdb'}"
     monkeypatch.setenv("WAREHOUSE_URL", "postgresql://a:b@h:1/d")
     assert WarehouseHook().warehouse_url == "postgresql://a:b@h:1/d"
@@ -79,3 +80,25 @@ def test_hook_queries_duckdb_and_postgres(
         hook = WarehouseHook()
         assert hook.get_records(f"SELECT {hook.placeholder} + 1", parameters=[41]) == [(42,)]
         assert hook.test_connection() == (True, "Connection successfully tested")
+
+
+def test_without_a_connection_a_deployment_fails_naming_connection_and_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No silent fallback: outside local mode a missing connection fails the task."""
+    from airflow_provider_etl_warehouse.hooks.warehouse import (
+        LOCAL_MODE_ENV,
+        MissingWarehouseConnectionError,
+    )
+
+    from etl_shared.config import LOCAL_MODE_ENV as SHARED_LOCAL_MODE_ENV
+
+    assert LOCAL_MODE_ENV == SHARED_LOCAL_MODE_ENV
+    monkeypatch.delenv("ETL_LOCAL_MODE", raising=False)
+    monkeypatch.delenv("AIRFLOW_CONN_ETL_WAREHOUSE", raising=False)
+    monkeypatch.setenv("WAREHOUSE_URL", "postgresql://a:b@h:1/d")  # not a substitute
+    with pytest.raises(MissingWarehouseConnectionError) as err:
+        WarehouseHook().warehouse_url  # noqa: B018
+    message = str(err.value)
+    assert "'etl_warehouse'" in message
+    assert "AIRFLOW_CONN_ETL_WAREHOUSE" in message

@@ -5,6 +5,10 @@ partition key), with the code location's own resources, IO managers, checks, hoo
 retry policy; the environment the contract tests set is read when the run executes.
 """
 
+import subprocess
+import sys
+from collections.abc import Mapping
+
 import dagster as dg
 import pytest
 from dagster_platform.runs import run_partitions
@@ -25,6 +29,12 @@ class DagsterRunner:
             RunOutcome(run.partition, run.ok, run.error)
             for run in run_partitions(partitions, instance=self.instance, defs=self.defs)
         ]
+
+    def command(self, args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+        """`python -m dagster_platform.backfill` as `make run` / `make backfill` call it."""
+        argv = [sys.executable, "-m", "dagster_platform.backfill"]
+        argv += ["--date", args[1]] if args[0] == "run" else ["--start", args[1], "--end", args[2]]
+        return subprocess.run(argv, env=dict(env), capture_output=True, text=True, check=False)
 
 
 @pytest.fixture(scope="session")

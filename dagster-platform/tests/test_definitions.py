@@ -107,3 +107,32 @@ def test_prod_deployment_requires_every_location_from_the_environment(
 def test_unknown_deployment_is_refused() -> None:
     with pytest.raises(ValueError, match="DAGSTER_DEPLOYMENT"):
         build_resources("staging")
+
+
+def test_without_a_deployment_setting_only_local_mode_is_local(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A container without DAGSTER_DEPLOYMENT gets the prod resources (every location
+    required from the environment), never a silent local DuckDB file."""
+    from dagster_platform.defs.resources import current_deployment
+
+    monkeypatch.delenv("DAGSTER_DEPLOYMENT", raising=False)
+    monkeypatch.delenv("ETL_LOCAL_MODE", raising=False)
+    assert current_deployment() == "prod"
+    monkeypatch.setenv("ETL_LOCAL_MODE", "1")
+    assert current_deployment() == "local"
+    monkeypatch.setenv("DAGSTER_DEPLOYMENT", "prod")
+    assert current_deployment() == "prod"
+
+
+def test_local_resources_without_local_mode_fail_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from etl_shared.errors import ConfigError
+
+    monkeypatch.delenv("ETL_LOCAL_MODE", raising=False)
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    etl = build_resources("local")["etl"]
+    with pytest.raises(ConfigError, match="no warehouse configured: set WAREHOUSE_URL"):  # noqa: SIM117
+        with etl.warehouse():
+            pass

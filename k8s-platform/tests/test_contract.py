@@ -9,6 +9,11 @@ fault switches) in place of the Secret and the data volume.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
 import pytest
 from k8s_platform import builders, localrun
 
@@ -28,6 +33,12 @@ class JobCommandRunner:
             error = None if result.ok else (result.stderr.strip() or f"exit {result.returncode}")
             outcomes.append(RunOutcome(day, result.ok, error))
         return outcomes
+
+    def command(self, args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+        """`etl-k8s-local run|backfill` as `make run` / `make backfill` call it."""
+        argv = [str(Path(sys.executable).parent / "etl-k8s-local"), args[0]]
+        argv += ["--date", args[1]] if args[0] == "run" else ["--start", args[1], "--end", args[2]]
+        return subprocess.run(argv, env=dict(env), capture_output=True, text=True, check=False)
 
 
 @pytest.fixture(scope="session")

@@ -116,3 +116,34 @@ def test_job_path_loads_the_same_carrier_daily_rows_as_the_plain_cli(tmp_path: P
         assert rows
         assert rows == cli.table_rows("carrier_daily", day)
         assert k8s.query("SELECT platform, status FROM pipeline_runs") == [("k8s", "success")]
+
+
+def test_cronjob_yesterday_outside_the_data_is_refused_in_one_line(capsys, monkeypatch):
+    monkeypatch.setenv("ETL_TIMEZONE", "UTC")
+    assert jobcmd.main(["--date", "yesterday"]) == builders.EXIT_NOT_RETRYABLE  # today: 2014+
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: invalid partition")
+    assert "outside the data (2013-01-01..2013-12-31)" in line
+
+
+def test_a_pod_without_warehouse_url_fails_naming_the_secret(tmp_path: Path, monkeypatch, capsys):
+    """No silent DuckDB file inside the pod: outside local mode WAREHOUSE_URL is required."""
+    monkeypatch.delenv("ETL_LOCAL_MODE", raising=False)
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    monkeypatch.setenv("ETL_DATA_DIR", str(tmp_path))
+    assert jobcmd.main(["--date", "2013-01-01"]) == builders.EXIT_NOT_RETRYABLE
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "no warehouse configured: set WAREHOUSE_URL" in line
+    assert "spec.warehouseSecretRef" in line
+    assert not list(tmp_path.rglob("*.duckdb"))
+
+
+def test_local_mode_reaches_the_local_job_from_the_shell(tmp_path: Path):
+    job = builders.build_backfill_job(localrun.pipeline_for_range("2013-01-01", "2013-01-01"))
+    env = localrun.job_environment(
+        job, 0, environ={"PATH": "/usr/bin", "ETL_LOCAL_MODE": "1"}, tmp_dir=tmp_path
+    )
+    assert env["ETL_LOCAL_MODE"] == "1"
+    assert "ETL_LOCAL_MODE" not in localrun.job_environment(
+        job, 0, environ={"PATH": "/usr/bin"}, tmp_dir=tmp_path
+    )

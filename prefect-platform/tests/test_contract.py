@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
 import pytest
 from prefect_platform.flows import flights_daily
 
@@ -28,6 +33,12 @@ class PrefectRunner:
                 error = state.result(raise_on_failure=False)
                 outcomes.append(RunOutcome(partition, False, str(error)))
         return outcomes
+
+    def command(self, args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+        """`prefect-platform run|backfill` as `make run` / `make backfill` call it."""
+        argv = [str(Path(sys.executable).parent / "prefect-platform"), args[0]]
+        argv += ["--date", args[1]] if args[0] == "run" else ["--start", args[1], "--end", args[2]]
+        return subprocess.run(argv, env=dict(env), capture_output=True, text=True, check=False)
 
 
 @pytest.fixture(scope="session")

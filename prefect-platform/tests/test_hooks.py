@@ -75,3 +75,29 @@ def test_scheduled_run_without_date_loads_the_previous_day() -> None:
     scheduled = dt.datetime(2013, 1, 6, 6, 0, tzinfo=dt.UTC)
     assert partition_of(None, scheduled) == "2013-01-05"
     assert partition_of("2013-03-01", scheduled) == "2013-03-01"
+
+
+def test_refused_date_parameter_records_nothing_and_raises_no_alert(
+    warehouse: str, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "alerts.jsonl"
+    monkeypatch.setenv("ETL_ALERT_FILE", str(target))
+    state = flights_daily(date="2013-02-30", return_state=True)
+    assert state.is_failed()
+    assert "invalid parameters" in str(state.result(raise_on_failure=False))
+    assert not target.exists()
+    assert query(warehouse, "SELECT count(*) FROM pipeline_runs") == [(0,)]
+
+
+def test_a_deployment_without_warehouse_url_fails_naming_it(
+    landing_zone: Path, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """No silent fallback to a DuckDB file inside the flow-run pod."""
+    monkeypatch.delenv("ETL_LOCAL_MODE", raising=False)
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    monkeypatch.setenv("ETL_ALERT_FILE", str(tmp_path / "alerts.jsonl"))
+    state = flights_daily(date=DAY, refresh=True, return_state=True)
+    assert state.is_failed()
+    error = str(state.result(raise_on_failure=False))
+    assert "no warehouse configured: set WAREHOUSE_URL" in error
+    assert not list(tmp_path.rglob("*.duckdb"))

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
 import pytest
 
 from etl_shared.runner import run_partitions
@@ -19,6 +24,16 @@ class PythonRunner:
             RunOutcome(r.partition, r.ok, None if r.error is None else str(r.error))
             for r in run_partitions(partitions, platform=self.platform, batch_size=31)
         ]
+
+    def command(self, args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+        """`etl run --date D` or `etl backfill --start S --end E` (what make run/backfill call)."""
+        etl = str(Path(sys.executable).parent / "etl")
+        argv = (
+            [etl, "run", "--date", args[1]]
+            if args[0] == "run"
+            else [etl, "backfill", "--start", args[1], "--end", args[2]]
+        )
+        return subprocess.run(argv, env=dict(env), capture_output=True, text=True, check=False)
 
 
 @pytest.fixture(scope="session")

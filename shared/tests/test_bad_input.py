@@ -3,7 +3,9 @@ the partition and the file; nothing is silently dropped, nothing half-loaded."""
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import gzip
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from etl_shared.config import Settings
 from etl_shared.errors import MissingPartitionError, SchemaDriftError
 from etl_shared.landing import flights_file
 from etl_shared.schema import SOURCE_COLUMNS
-from etl_shared.testing.landing import GOLDEN_DAYS, bad_rows, read_lines
+from etl_shared.testing.landing import EXPORTER_VARIANTS, GOLDEN_DAYS, bad_rows, read_lines
 from etl_shared.warehouse import open_warehouse
 
 DAY = GOLDEN_DAYS[0]
@@ -152,3 +154,64 @@ def test_partition_row_counts_match_the_landing_file(
             "SELECT count(*) FROM flights WHERE flight_date = ?", [dt.date(2013, 1, 1)]
         )[0]
     assert rows == 842  # the published count of flights on 1 January 2013
+
+
+def test_partition_outside_the_data_is_refused_by_every_step(settings: Settings) -> None:
+    from etl_shared.errors import InvalidPartitionError
+
+    for call in (
+        lambda: steps.extract("2014-01-01", settings=settings),
+        lambda: steps.run_partition("2014-01-01", settings=settings),
+        lambda: steps.check("2012-12-31", settings=settings),
+        lambda: steps.preflight("2014-01-01", settings, "r1"),
+    ):
+        with pytest.raises(InvalidPartitionError, match=r"outside the data \(2013-01-01\.\."):
+            call()
+
+
+@pytest.mark.parametrize("variant", list(EXPORTER_VARIANTS))
+def test_exporter_encodings_load_like_the_clean_file(
+    settings: Settings, landing_zone: Path, variant: str
+) -> None:
+    path = flights_file(landing_zone, DAY)
+    clean = steps.run_partition(DAY, settings=settings).counts
+    path.write_bytes(EXPORTER_VARIANTS[variant](path.read_bytes()))
+    again = steps.run_partition(DAY, settings=settings).counts
+    assert again == clean
+
+
+def test_a_latin1_line_is_quarantined_and_the_rest_loads(
+    settings: Settings, landing_zone: Path, bad_landing_file
+) -> None:
+    good = len(read_lines(landing_zone, DAY)) - 1
+    latin1 = bad_rows(landing_zone, DAY)["malformed_line"][-1]
+    assert b"\xe9" in latin1
+    bad_landing_file(DAY, [latin1])
+    ref = steps.run_partition(DAY, settings=settings)
+    assert [(r[0], r[1]) for r in _quarantine(settings)] == [(good + 2, "malformed_line")]
+    assert ref.counts["loaded"] == good
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (lambda clean: gzip.compress(clean), "the header is not UTF-8 text"),
+        (lambda clean: codecs.BOM_UTF32_LE + clean.decode().encode("utf-32-le"), "UTF-32"),
+        (lambda clean: b"\x00\x01\x02" + clean, "not text"),
+    ],
+    ids=["gzip", "utf-32", "binary"],
+)
+def test_unreadable_file_names_file_and_partition_and_loads_nothing(
+    settings: Settings, landing_zone: Path, data, why: str
+) -> None:
+    from etl_shared.errors import UnreadableFileError
+
+    path = flights_file(landing_zone, DAY)
+    path.write_bytes(data(path.read_bytes()))
+    with pytest.raises(UnreadableFileError) as err:
+        steps.run_partition(DAY, settings=settings)
+    message = str(err.value)
+    assert f"partition {DAY}" in message
+    assert str(path) in message
+    assert why in message
+    assert _quarantine(settings) == []

@@ -105,3 +105,62 @@ def test_unreachable_warehouse_is_a_clear_error_without_password(
     assert "cannot connect to PostgreSQL warehouse" in result.output
     assert "etl:***@127.0.0.1" in result.output
     assert "topsecret" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--date", "2014-01-01"],
+        ["run", "--date", "2012-12-31"],
+        ["verify", "--date", "2014-01-01"],
+        ["seed", "--start", "2013-12-31", "--end", "2014-01-01"],
+        ["backfill", "--start", "2013-12-30", "--end", "2014-01-02"],
+    ],
+)
+def test_partition_outside_the_data_exits_2_in_one_line(env: Path, args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: invalid partition"), lines
+    assert "outside the data (2013-01-01..2013-12-31)" in lines[0]
+    assert not env.exists(), "a bad argument must not create the data folder or the warehouse"
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("mysql://etl:topsecret@db:3306/wh", "unsupported WAREHOUSE_URL 'mysql://etl:***@db"),
+        ("duckdb:/x.duckdb", "unsupported WAREHOUSE_URL"),
+        ("duckdb://warehouse.duckdb", "is a relative DuckDB path"),
+    ],
+)
+def test_unsupported_warehouse_url_exits_2_in_one_line(
+    env: Path, monkeypatch: pytest.MonkeyPatch, url: str, fragment: str
+) -> None:
+    monkeypatch.setenv("WAREHOUSE_URL", url)
+    for args in (["run", "--date", "2013-01-01"], ["verify", "--date", "2013-01-01"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1, lines
+        assert fragment in lines[0]
+        assert "duckdb:///absolute/path/file.duckdb or postgresql://" in lines[0]
+        assert "topsecret" not in result.output
+    assert not (Path.cwd() / "warehouse.duckdb").exists()
+
+
+def test_without_local_mode_a_missing_warehouse_url_is_refused(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment never falls back to a DuckDB file silently."""
+    monkeypatch.delenv("ETL_LOCAL_MODE", raising=False)
+    result = runner.invoke(app, ["run", "--date", "2013-01-01"])
+    assert result.exit_code == 2, result.output
+    assert "no warehouse configured: set WAREHOUSE_URL" in result.output
+    assert "ETL_LOCAL_MODE=1" in result.output
+    assert not (env / "warehouse.duckdb").exists()
+    monkeypatch.setenv("ETL_LOCAL_MODE", "1")
+    runner.invoke(app, ["seed", "--start", "2013-01-01", "--end", "2013-01-01"])
+    assert runner.invoke(app, ["run", "--date", "2013-01-01"]).exit_code == 0
+    assert (env / "warehouse.duckdb").exists()

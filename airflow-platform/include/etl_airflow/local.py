@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etl_shared.partitions import partition_key
+from etl_shared.config import Settings, check_warehouse_url
+from etl_shared.errors import EXIT_BAD_ARGS, EtlError, InvalidPartitionError, one_line
+from etl_shared.partitions import date_range, partition_key
 
 DAILY = "flights_daily"
 REPORT = "carrier_report_monthly"
@@ -68,10 +70,8 @@ def warehouse_connection() -> Iterator[str]:
     run, and WAREHOUSE_URL is hidden meanwhile, so the tasks can only find the warehouse
     through the provider's WarehouseHook. An AIRFLOW_CONN_ETL_WAREHOUSE already set wins.
     """
-    from airflow_provider_etl_warehouse.hooks.warehouse import default_warehouse_url
-
     saved = {k: os.environ.get(k) for k in ("WAREHOUSE_URL", "AIRFLOW_CONN_ETL_WAREHOUSE")}
-    url = saved["AIRFLOW_CONN_ETL_WAREHOUSE"] or default_warehouse_url()
+    url = saved["AIRFLOW_CONN_ETL_WAREHOUSE"] or local_warehouse_url()
     os.environ["AIRFLOW_CONN_ETL_WAREHOUSE"] = url
     os.environ.pop("WAREHOUSE_URL", None)
     try:
@@ -84,18 +84,38 @@ def warehouse_connection() -> Iterator[str]:
                 os.environ[key] = value
 
 
+def local_warehouse_url() -> str:
+    """WAREHOUSE_URL (or the local-mode default), checked: ConfigError when unsupported."""
+    return check_warehouse_url(Settings.from_env().warehouse_url)
+
+
 def run_partition(partition: str) -> DagRunResult:
-    """One DAG run of flights_daily for `partition`; never raises for a failed run."""
-    day = partition_key(partition)
+    """One DAG run of flights_daily for `partition`; never raises for a failed run.
+
+    A day outside the data is refused before any DAG run (a failed result): a DAG run in
+    which no task ran is never reported as a success.
+    """
+    try:
+        day = partition_key(partition)
+    except InvalidPartitionError as exc:
+        return DagRunResult(str(partition), False, "", "refused", str(exc), 0.0, {})
     dag = get_dag(DAILY)
     logical = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
     started = time.perf_counter()
     with warehouse_connection() as url:
         dr = dag.test(logical_date=logical)
         state = str(getattr(dr.state, "value", dr.state))
-        ok = state == "success"
-        error = None if ok else _failure_reason(dr, day, url)
         tries = {ti.task_id: ti.try_number for ti in dr.get_task_instances()}
+        ran = {ti.task_id for ti in dr.get_task_instances() if ti.state == "success"}
+        ok = state == "success" and ran == set(dag.task_ids)
+        if state == "success" and not ok:
+            state = "incomplete"
+            error: str | None = (
+                f"partition {day}: DAG run {dr.run_id} ended with tasks that never ran: "
+                f"{sorted(set(dag.task_ids) - ran)}"
+            )
+        else:
+            error = None if ok else _failure_reason(dr, day, url)
     return DagRunResult(day, ok, dr.run_id, state, error, time.perf_counter() - started, tries)
 
 
@@ -134,13 +154,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--end")
     parser.add_argument("--report", action="store_true", help="then run carrier_report_monthly")
     args = parser.parse_args(argv)
-    days = list(args.partitions)
-    if args.start:
-        from etl_shared.partitions import date_range
-
-        days += date_range(args.start, args.end or args.start)
-    if not days:
-        parser.error("give partitions or --start/--end")
+    # Bad arguments and settings are refused before Airflow starts: one line, exit 2.
+    try:
+        days = [partition_key(day) for day in args.partitions]
+        if args.start:
+            days += date_range(args.start, args.end or args.start)
+        if not days:
+            parser.error("give partitions or --start/--end")
+        if not os.environ.get("AIRFLOW_CONN_ETL_WAREHOUSE"):
+            local_warehouse_url()
+    except EtlError as exc:
+        print(one_line(exc), file=sys.stderr)
+        return EXIT_BAD_ARGS
     results = [run_partition(day) for day in days]
     print(f"\n{'partition':<12} {'state':<8} {'seconds':>8}  dag run")
     for r in results:

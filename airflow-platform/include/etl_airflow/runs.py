@@ -16,6 +16,7 @@ from typing import Any
 from etl_airflow.engine import shared_engine
 from etl_shared import steps
 from etl_shared.config import Settings
+from etl_shared.errors import InvalidPartitionError
 from etl_shared.partitions import partition_key
 from etl_shared.stage import StageRef
 from etl_shared.warehouse import Warehouse, open_warehouse
@@ -24,7 +25,10 @@ PLATFORM = "airflow"
 
 
 def partition_of(context: Any) -> str:
-    """The flight date this DAG run processes: conf `partition`, else the logical date."""
+    """The flight date this DAG run processes: conf `partition`, else the logical date.
+
+    Raises InvalidPartitionError for a day outside the data (the task, and the run, fail).
+    """
     dag_run = context["dag_run"]
     conf = dag_run.conf or {}
     if conf.get("partition"):
@@ -32,7 +36,7 @@ def partition_of(context: Any) -> str:
     logical = dag_run.logical_date
     if logical is None:
         raise ValueError("flights_daily needs a logical date or conf {'partition': 'YYYY-MM-DD'}")
-    return logical.astimezone(dt.UTC).date().isoformat()
+    return partition_key(logical.astimezone(dt.UTC).date())
 
 
 def pipeline_run_id(context: Any) -> str:
@@ -89,9 +93,13 @@ def record_failure(context: Any) -> None:
     Runs once, for the task that failed for good (after its retries); the tasks after it
     end `upstream_failed` and have no callback.
     """
+    try:
+        partition = partition_of(context)
+    except InvalidPartitionError as exc:  # a day outside the data: no partition to record
+        print(f"not recorded in pipeline_runs: {exc}")
+        return
     s = settings()
     run_id = pipeline_run_id(context)
-    partition = partition_of(context)
     staging = StageRef(partition, run_id, "", stage_dir=str(s.staging_dir / partition / run_id))
     steps.cleanup(staging, engine=shared_engine())
     error = context.get("exception")

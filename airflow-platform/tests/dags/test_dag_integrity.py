@@ -124,3 +124,24 @@ def test_parsing_does_no_io(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     ]
     assert unexpected == []
     assert not (tmp_path / "nothing").exists()
+
+
+@pytest.mark.parametrize("bad", ["2013-02-30", "2014-01-01", "13-01-05", "x"])
+def test_mistyped_partition_param_is_refused_before_a_run(bad: str) -> None:
+    """`airflow dags trigger/test -c '{"partition": ...}'`: Airflow checks the Param."""
+    import copy
+
+    from airflow.sdk.exceptions import ParamValidationError
+    from etl_airflow.local import get_dag
+
+    params = get_dag("flights_daily").params
+
+    def validated(value: object) -> dict:
+        p = copy.deepcopy(params)
+        p["partition"] = value
+        return p.validate()
+
+    with pytest.raises(ParamValidationError):
+        validated(bad)
+    assert validated("2013-01-05")["partition"] == "2013-01-05"
+    assert validated(None)["partition"] is None

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from etl_shared.errors import InvalidPartitionError
+from etl_shared.partitions import partition_key
+
 JOB_NAME = "flights_daily"
 
 
@@ -58,6 +61,11 @@ def run_partitions(
     job = (defs or load_definitions()).resolve_job_def(job_name)
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     for partition in partitions:
+        try:  # a day outside the data never starts a run, and is never a success
+            partition_key(partition)
+        except InvalidPartitionError as exc:
+            yield PartitionRun(partition=partition, ok=False, run_id="", error=str(exc))
+            continue
         result = job.execute_in_process(
             run_config=run_config, partition_key=partition, instance=instance, raise_on_error=False
         )

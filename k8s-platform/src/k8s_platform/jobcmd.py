@@ -8,6 +8,13 @@ It runs the etl-shared chain in-process (`etl_shared.runner`, platform `k8s`), w
 records the run in `pipeline_runs`. Transient source errors are retried there with
 exponential backoff ($ETL_RETRY_DELAY_SECONDS, doubled each time); other errors exit
 with code 3, which the Job's pod failure policy turns into "fail now, do not retry".
+
+Bad arguments and settings are refused before anything runs, with the one line every
+entry point prints (`error: ...`) and the same code 3 (a retry cannot cure them): a date
+that is not a day of the data (2013-01-01..2013-12-31), including the CronJob's
+"yesterday" outside 2013, and an unsupported or missing WAREHOUSE_URL. A pod never falls
+back to a DuckDB file of its own: without ETL_LOCAL_MODE=1, WAREHOUSE_URL must come from
+the EtlPipeline's `spec.warehouseSecretRef`.
 """
 
 from __future__ import annotations
@@ -18,13 +25,15 @@ import os
 import sys
 import zoneinfo
 
-from etl_shared.errors import EtlError, InvalidPartitionError, is_retryable
+from etl_shared.config import Settings, check_warehouse_url
+from etl_shared.errors import EtlError, InvalidPartitionError, is_retryable, one_line
 from etl_shared.partitions import partition_key
 from etl_shared.runner import run_partitions
 from k8s_platform.builders import EXIT_NOT_RETRYABLE
 
 PLATFORM = "k8s"
 EXIT_RETRIES_EXHAUSTED = 75  # EX_TEMPFAIL: the Job's backoffLimit may try again later
+WAREHOUSE_SOURCE = "WAREHOUSE_URL (the EtlPipeline's spec.warehouseSecretRef)"
 
 
 def resolve_partition(
@@ -40,7 +49,7 @@ def resolve_partition(
         if date == "yesterday":
             tz = zoneinfo.ZoneInfo(env.get("ETL_TIMEZONE") or "UTC")
             today = (now or dt.datetime.now(dt.UTC)).astimezone(tz).date()
-            return (today - dt.timedelta(days=1)).isoformat()
+            return (today - dt.timedelta(days=1)).isoformat()  # main() checks its bounds
         return partition_key(date)
     if start and end:
         raw = env.get("JOB_COMPLETION_INDEX")
@@ -86,9 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attempts", type=int, default=int(os.environ.get("ETL_ATTEMPTS", "3")))
     args = parser.parse_args(argv)
     try:
-        partition = resolve_partition(args.date, args.start, args.end)
+        partition = partition_key(resolve_partition(args.date, args.start, args.end))
+        check_warehouse_url(Settings.from_env().warehouse_url, source=WAREHOUSE_SOURCE)
     except EtlError as exc:
-        print(f"invalid arguments: {exc}", file=sys.stderr)
+        print(one_line(exc), file=sys.stderr)
         return EXIT_NOT_RETRYABLE
     return run(partition, attempts=args.attempts)
 

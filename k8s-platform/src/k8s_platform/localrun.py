@@ -8,8 +8,10 @@ range, one day being a range of one). For each completion index this runs the
 container's `command + args` as a subprocess with the container's environment plus
 what the kubelet would add (`JOB_COMPLETION_INDEX`). The pod's volumes become local
 folders: `/data` is $ETL_DATA_DIR, `/tmp` a temporary folder. Variables the local
-environment sets (WAREHOUSE_URL, LANDING_DIR, STAGING_DIR, ETL_RETRY_DELAY_SECONDS,
-the fault switches) win, as a Secret or a ConfigMap would in the cluster.
+environment sets (WAREHOUSE_URL, ETL_LOCAL_MODE, LANDING_DIR, STAGING_DIR,
+ETL_RETRY_DELAY_SECONDS, the fault switches) win, as a Secret or a ConfigMap would in the
+cluster. A bad date (outside 2013-01-01..2013-12-31) or WAREHOUSE_URL is refused before any
+Job is built: one line, exit code 2.
 """
 
 from __future__ import annotations
@@ -24,12 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from etl_shared.config import Settings, check_warehouse_url
+from etl_shared.errors import EXIT_BAD_ARGS, EtlError, one_line
+from etl_shared.partitions import date_range
 from k8s_platform import builders
 
 # What the local environment may set in place of the pod's own value (the warehouse
 # Secret, the data volume, test switches).
 LOCAL_WINS = (
     "WAREHOUSE_URL",
+    "ETL_LOCAL_MODE",
     "LANDING_DIR",
     "STAGING_DIR",
     "ETL_DATA_DIR",
@@ -151,6 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     many.add_argument("--end", required=True)
     args = parser.parse_args(argv)
     start, end = (args.date, args.date) if args.cmd == "run" else (args.start, args.end)
+    # Bad arguments and settings are refused before any Job is built: one line, exit 2.
+    try:
+        date_range(start, end)
+        check_warehouse_url(Settings.from_env().warehouse_url)
+    except EtlError as exc:
+        print(one_line(exc), file=sys.stderr)
+        return EXIT_BAD_ARGS
     try:
         job = builders.build_backfill_job(pipeline_for_range(start, end))
     except builders.InvalidSpecError as exc:

@@ -12,6 +12,10 @@ import os
 import sys
 import urllib.request
 
+from etl_shared.config import Settings, check_warehouse_url
+from etl_shared.errors import EXIT_BAD_ARGS, EtlError, one_line
+from etl_shared.partitions import date_range, partition_key
+
 LOCAL_API = "http://127.0.0.1:4200/api"
 
 
@@ -46,9 +50,33 @@ def main(argv: list[str] | None = None) -> int:
     back.add_argument("--max-workers", type=int, default=None)
     args = parser.parse_args(argv)
 
+    # Bad arguments and settings are refused before any server starts or any alert fires:
+    # one line, exit code 2.
+    try:
+        if args.command == "run":
+            partition_key(args.date)
+        else:
+            date_range(args.start, args.end)
+        check_warehouse_url(Settings.from_env().warehouse_url)
+    except EtlError as exc:
+        print(one_line(exc), file=sys.stderr)
+        return EXIT_BAD_ARGS
+
     print(f"Prefect API: {use_local_api()}", flush=True)
     # Imported after the API choice: Prefect reads its settings at import.
     from prefect_platform.flows import backfill, flights_daily
+
+    # Prefect's own validation of the typed parameters, still before any run is created.
+    flow, params = (
+        (flights_daily, {"date": args.date, "refresh": args.refresh})
+        if args.command == "run"
+        else (backfill, {"start": args.start, "end": args.end, "refresh": args.refresh})
+    )
+    try:
+        flow.validate_parameters(params)
+    except Exception as exc:  # prefect.exceptions.ParameterTypeError
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_BAD_ARGS
 
     if args.command == "run":
         state = flights_daily(date=args.date, refresh=args.refresh, return_state=True)

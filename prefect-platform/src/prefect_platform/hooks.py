@@ -22,6 +22,7 @@ from typing import Any
 
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.objects import FlowRun
+from prefect.exceptions import ParameterTypeError
 from prefect.logging.loggers import flow_run_logger, get_logger
 from prefect.states import State
 from prefect.transactions import Transaction
@@ -42,13 +43,13 @@ def run_id_of(flow_run: FlowRun) -> str:
     return f"{config.PLATFORM}-{flow_run.id}"
 
 
-def partition_of(date: str | None, scheduled: dt.datetime | None) -> str | None:
+def partition_of(date: str | dt.date | None, scheduled: dt.datetime | None) -> str | None:
     """The partition a run loads: `date` when given, else the day before the scheduled time.
 
     A scheduled (cron) run passes no date: at 06:00 it loads yesterday's file.
     """
     if date:
-        return date
+        return date.isoformat() if isinstance(date, dt.date) else str(date)
     if scheduled is None:
         return None
     return (scheduled.astimezone(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
@@ -98,10 +99,21 @@ def record_success(flow: Any, flow_run: FlowRun, state: State) -> None:
     )
 
 
+def _refused(flow: Any, flow_run: FlowRun, error: BaseException | str) -> bool:
+    """True (and one warning) when Prefect refused the run's parameters: a mistyped date
+    is a bad argument, refused before the flow body; no run to record, nothing to alert."""
+    if not isinstance(error, ParameterTypeError):
+        return False
+    flow_run_logger(flow_run, flow).warning("refused: %s", " ".join(str(error).split()))
+    return True
+
+
 def record_failure(flow: Any, flow_run: FlowRun, state: State) -> None:
     """on_failure / on_crashed: a `failed` row in pipeline_runs with the error text."""
     partition = _partition_of(flow_run)
     error = _exception_of(state)
+    if _refused(flow, flow_run, error):
+        return
     if isinstance(error, WarehouseUnavailableError):
         return  # nowhere to record it; the alert still goes out
     try:
@@ -120,8 +132,12 @@ def record_failure(flow: Any, flow_run: FlowRun, state: State) -> None:
 
 
 def raise_alert(flow: Any, flow_run: FlowRun, state: State) -> None:
-    """on_failure / on_crashed: ERROR log line, alert file line, markdown artifact."""
+    """on_failure / on_crashed: ERROR log line, alert file line, markdown artifact.
+
+    A run whose parameters Prefect refused (a mistyped date) raises no alert."""
     error = _exception_of(state)
+    if isinstance(error, ParameterTypeError):
+        return
     alert = {
         "at": steps.now().isoformat(),
         "platform": config.PLATFORM,

@@ -1,11 +1,14 @@
 """The `etl` command line: seed the landing zone, run, backfill and verify partitions.
 
-Exit codes: 0 ok, 1 a run failed, 2 bad arguments (nothing was touched).
+Exit codes: 0 ok, 1 a run failed, 2 bad arguments or settings (nothing was touched):
+a date that is not a day of the data (2013-01-01..2013-12-31), an unsupported or missing
+WAREHOUSE_URL. A bad argument is one line on stderr, `error: ...`, never a traceback.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -14,8 +17,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from etl_shared.config import Settings
-from etl_shared.errors import EtlError, InvalidPartitionError
+from etl_shared.config import Settings, check_warehouse_url
+from etl_shared.errors import (
+    EXIT_BAD_ARGS,
+    EtlError,
+    InvalidPartitionError,
+    is_bad_argument,
+    one_line,
+)
 from etl_shared.landing import seed as seed_landing
 from etl_shared.partitions import date_range, partition_key
 from etl_shared.runner import PartitionResult, run_partitions
@@ -34,8 +43,17 @@ PlatformOpt = Annotated[
 
 
 def _bad_args(exc: Exception) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(2)
+    """One plain line on stderr (never wrapped, no traceback) and exit code 2."""
+    print(one_line(exc), file=sys.stderr)
+    return typer.Exit(EXIT_BAD_ARGS)
+
+
+def _warehouse_url() -> str:
+    """WAREHOUSE_URL (or the local-mode default), checked; exit 2 when unsupported or unset."""
+    try:
+        return check_warehouse_url(Settings.from_env().warehouse_url)
+    except EtlError as exc:
+        raise _bad_args(exc) from None
 
 
 def _partitions(start: str, end: str) -> list[str]:
@@ -121,9 +139,9 @@ def verify(date: DateOpt) -> None:
         day = partition_key(date)
     except InvalidPartitionError as exc:
         raise _bad_args(exc) from None
-    settings = Settings.from_env()
+    url = _warehouse_url()
     try:
-        with open_warehouse(settings.warehouse_url) as wh:
+        with open_warehouse(url) as wh:
             from etl_shared.checks import last_extracted, run_checks
 
             results = run_checks(wh, day, last_extracted(wh, day))
@@ -143,8 +161,8 @@ def verify(date: DateOpt) -> None:
 def summary(start: DateOpt, end: DateOpt) -> None:
     """Print the per-day summary of the warehouse: flights, cancellations, carriers, quarantine."""
     days = _partitions(start, end)
-    settings = Settings.from_env()
-    with open_warehouse(settings.warehouse_url) as wh:
+    url = _warehouse_url()
+    with open_warehouse(url) as wh:
         rows = wh.query(
             """
             SELECT d.flight_date, sum(d.flights), sum(d.cancelled), sum(d.on_time), count(*),
@@ -154,7 +172,7 @@ def summary(start: DateOpt, end: DateOpt) -> None:
             """,
             [dt.date.fromisoformat(days[0]), dt.date.fromisoformat(days[-1])],
         )
-    table = Table(title=f"warehouse {redact_url(settings.warehouse_url)}")
+    table = Table(title=f"warehouse {redact_url(url)}")
     for col in ("date", "flights", "cancelled", "on time", "carriers", "quarantined"):
         table.add_column(col, justify="right")
     for row in rows:
@@ -163,11 +181,15 @@ def summary(start: DateOpt, end: DateOpt) -> None:
 
 
 def _reachable() -> bool:
-    """Fail early, with a clear message and exit 1, when the warehouse cannot be opened."""
+    """Fail early, with a clear message, when the warehouse cannot be opened: exit 2 for an
+    unsupported or missing WAREHOUSE_URL (raised), False (exit 1) for an unreachable one."""
+    url = _warehouse_url()
     try:
-        with open_warehouse(Settings.from_env().warehouse_url):
+        with open_warehouse(url):
             return True
     except EtlError as exc:
+        if is_bad_argument(exc):
+            raise _bad_args(exc) from None
         err_console.print(f"[red]error:[/red] {exc}")
         return False
 

@@ -24,9 +24,17 @@ class EtlError(Exception):
 
 
 class InvalidPartitionError(EtlError, ValueError):
-    """The partition argument is not a real calendar date (CLI exit code 2)."""
+    """The partition argument is not a real calendar date, or a date outside the data
+    (2013-01-01..2013-12-31). A bad argument: nothing was touched (CLI exit code 2)."""
 
     reason = "invalid_partition"
+
+
+class ConfigError(EtlError, ValueError):
+    """A setting is missing or unsupported (e.g. `WAREHOUSE_URL`). A bad argument: nothing
+    was touched (CLI exit code 2)."""
+
+    reason = "invalid_config"
 
 
 class MissingPartitionError(EtlError):
@@ -39,6 +47,12 @@ class SchemaDriftError(EtlError):
     """The landing file's header does not have the columns the pipeline reads."""
 
     reason = "schema_drift"
+
+
+class UnreadableFileError(EtlError):
+    """The landing file is not CSV text the pipeline can read (binary, UTF-32, ...)."""
+
+    reason = "unreadable_file"
 
 
 class TransientSourceError(EtlError):
@@ -63,6 +77,22 @@ class WarehouseUnavailableError(EtlError):
     """The warehouse cannot be reached; the message never carries a password."""
 
     reason = "warehouse_unavailable"
+
+
+# Exit codes of every entry point (the `etl` CLI and each platform's run/backfill commands).
+EXIT_OK = 0
+EXIT_FAILED = 1  # a run failed (bad data, a failed check, the warehouse unreachable, ...)
+EXIT_BAD_ARGS = 2  # a bad argument or setting, refused before anything ran
+
+
+def is_bad_argument(exc: BaseException) -> bool:
+    """True for errors that mean "fix the command or the settings" (exit code 2)."""
+    return isinstance(exc, (InvalidPartitionError, ConfigError))
+
+
+def one_line(exc: BaseException) -> str:
+    """The message every entry point prints for a bad argument: `error: <message>`."""
+    return f"error: {exc}"
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -1,5 +1,15 @@
 """The landing zone: where upstream drops one flights file per day, plus reference files.
 
+Landing files are read as real exporters write them (:func:`read_header` decides):
+
+| the file                                  | what happens |
+| ----------------------------------------- | ------------ |
+| UTF-8, LF or CRLF line endings            | loads |
+| UTF-8 with a byte-order mark (Excel "CSV UTF-8") | loads exactly like the clean file |
+| UTF-16 LE or BE with a byte-order mark (Excel "Unicode text") | loads exactly like the clean file |
+| latin-1 / cp1252 bytes that are not UTF-8 | each such line is quarantined (`malformed_line`), the rest loads |
+| anything else (binary, compressed, UTF-32, a header that is not text) | UnreadableFileError naming the partition and file; nothing loads |
+
 Layout (what `etl seed` writes, and what `extract` reads)::
 
     $LANDING_DIR/flights/date=2013-01-05/flights.csv   one file per flight date
@@ -14,8 +24,11 @@ imported (it loads everything with pandas at import time): the files are found w
 
 from __future__ import annotations
 
+import codecs
+import csv
 import datetime as dt
 import importlib.util
+import io
 import os
 import shutil
 import tempfile
@@ -24,6 +37,7 @@ from pathlib import Path
 
 import duckdb
 
+from etl_shared.errors import UnreadableFileError
 from etl_shared.partitions import parse_partition
 
 REFERENCE_FILES = ("airlines.csv", "airports.csv", "weather.csv")
@@ -32,6 +46,54 @@ REFERENCE_FILES = ("airlines.csv", "airports.csv", "weather.csv")
 def flights_file(landing_dir: Path, partition: str | dt.date) -> Path:
     day = parse_partition(partition).isoformat()
     return Path(landing_dir) / "flights" / f"date={day}" / "flights.csv"
+
+
+# byte-order marks, longest first (a UTF-32 LE mark starts with the UTF-16 LE one)
+_BOMS = (
+    (codecs.BOM_UTF32_LE, None, "UTF-32"),
+    (codecs.BOM_UTF32_BE, None, "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+_HEAD_BYTES = 64 * 1024
+
+
+def read_header(path: Path, partition: str | None = None) -> tuple[list[str], str]:
+    """The header of a landing file and the encoding to read its rows with
+    (`utf-8` or `utf-16`, as DuckDB's `read_csv(encoding=...)` names them).
+
+    Raises UnreadableFileError, naming the partition and the file, when the first line is
+    not CSV text in an encoding the pipeline reads (see the module's table).
+    """
+    with Path(path).open("rb") as fh:
+        head = fh.read(_HEAD_BYTES)
+
+    def unreadable(why: str) -> UnreadableFileError:
+        return UnreadableFileError(
+            f"cannot read the landing file: {why}; save it as CSV in UTF-8 (with or without "
+            "a byte-order mark) or UTF-16 with a byte-order mark",
+            partition=partition,
+            file=str(path),
+        )
+
+    encoding, codec = "utf-8", "utf-8"
+    for bom, enc, name in _BOMS:
+        if head.startswith(bom):
+            if enc is None:
+                raise unreadable(f"{name} is not supported")
+            encoding, codec = enc, "utf-8-sig" if enc == "utf-8" else "utf-16"
+            break
+    if encoding == "utf-8":  # only the first line: a later non-UTF-8 line is quarantined
+        head = head.split(b"\n", 1)[0]
+    try:
+        text = codecs.getincrementaldecoder(codec)().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        raise unreadable(f"the header is not {codec.upper()} text ({exc.reason})") from None
+    first = text.splitlines()[0] if text else ""
+    if "\x00" in first or any(not (c.isprintable() or c == "\t") for c in first):
+        raise unreadable("the first line is not text (a binary or compressed file?)")
+    return next(csv.reader(io.StringIO(first)), []), encoding
 
 
 def reference_file(landing_dir: Path, name: str) -> Path:

@@ -10,9 +10,7 @@ synthetic day of 10 million.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +28,7 @@ from etl_shared.checks import (
 )
 from etl_shared.config import Settings
 from etl_shared.errors import EtlError, MissingPartitionError, SchemaDriftError
-from etl_shared.landing import flights_file, reference_file
+from etl_shared.landing import flights_file, read_header, reference_file
 from etl_shared.partitions import partition_key
 from etl_shared.schema import (
     INT_COLUMNS,
@@ -54,10 +52,9 @@ def _engine(engine: Engine | None) -> Iterator[Engine]:
             yield own
 
 
-def _read_header(path: Path) -> list[str]:
-    with path.open("rb") as fh:
-        first = fh.readline().decode("utf-8", errors="replace")
-    return next(csv.reader(io.StringIO(first)), [])
+def _read_header(path: Path, partition: str | None = None) -> tuple[list[str], str]:
+    """The file's header and encoding (a byte-order mark is not part of the first column)."""
+    return read_header(path, partition)
 
 
 # --------------------------------------------------------------------------- extract
@@ -69,12 +66,14 @@ class Source:
     file: str
     run_id: str
     header: tuple[str, ...]
+    encoding: str = "utf-8"
 
 
 def preflight(partition: str | dt.date, settings: Settings, run_id: str) -> Source:
     """Check that the partition's landing file is there and has the columns we read.
 
-    Raises TransientSourceError, MissingPartitionError or SchemaDriftError.
+    Raises InvalidPartitionError (a day outside the data), TransientSourceError,
+    MissingPartitionError, UnreadableFileError or SchemaDriftError.
     """
     day = partition_key(partition)
     path = flights_file(settings.landing_dir, day)
@@ -83,7 +82,7 @@ def preflight(partition: str | dt.date, settings: Settings, run_id: str) -> Sour
         raise MissingPartitionError(
             "no landing file for this partition", partition=day, file=str(path)
         )
-    header = _read_header(path)
+    header, encoding = _read_header(path, day)
     missing = [c for c in SOURCE_COLUMNS if c not in header]
     if missing:
         unexpected = [c for c in header if c not in SOURCE_COLUMNS]
@@ -93,7 +92,7 @@ def preflight(partition: str | dt.date, settings: Settings, run_id: str) -> Sour
             partition=day,
             file=str(path),
         )
-    return Source(day, str(path), run_id, tuple(header))
+    return Source(day, str(path), run_id, tuple(header), encoding)
 
 
 def _sources_relation(sources: list[Source], alias: str = "src") -> str:
@@ -144,8 +143,10 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
     """Read the landing files of `sources` (one header for all) into the stage relations
     `raw` (every CSV record, as text, with its line number) and `malformed` (lines that
     are not records of the right shape: wrong field count, invalid UTF-8)."""
-    header = sources[0].header
-    assert all(s.header == header for s in sources), "one read needs one header"
+    header, encoding = sources[0].header, sources[0].encoding
+    assert all((s.header, s.encoding) == (header, encoding) for s in sources), (
+        "one read needs one header and one encoding"
+    )
     tag = uuid.uuid4().hex[:10]
     files = "[" + ", ".join(sql_literal(s.file) for s in sources) + "]"
     col_types = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in header) + "}"
@@ -155,7 +156,7 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
         SELECT *
         FROM read_csv({files}, header = true, auto_detect = false, filename = 'source_file',
                       columns = {col_types}, delim = ',', quote = '"', escape = '"',
-                      strict_mode = true, store_rejects = true,
+                      strict_mode = true, store_rejects = true, encoding = {sql_literal(encoding)},
                       rejects_table = 'rejects_{tag}', rejects_scan = 'rejscan_{tag}')
         """
     )
@@ -722,8 +723,10 @@ def run_batch(
     settings = settings or Settings.from_env()
     started = now()
     sources = [preflight(p, settings, new_run_id(platform)) for p in partitions]
-    if len({s.header for s in sources}) > 1:
-        raise EtlError("the batch's landing files have different headers; run them one by one")
+    if len({(s.header, s.encoding) for s in sources}) > 1:
+        raise EtlError(
+            "the batch's landing files have different headers or encodings; run them one by one"
+        )
     eng = warehouse.engine
     stage = Stage(f"batch_{uuid.uuid4().hex[:12]}", None, eng)
     try:

@@ -1,6 +1,13 @@
-"""One partition = one flight date of 2013, for every asset and check."""
+"""One partition = one flight date of the data (2013), for every asset and check."""
+
+import datetime as dt
 
 import dagster as dg
 
-# end_date is exclusive: the last partition is 2013-12-31.
-daily_partitions = dg.DailyPartitionsDefinition(start_date="2013-01-01", end_date="2014-01-01")
+from etl_shared.partitions import FIRST_PARTITION, LAST_PARTITION
+
+# The same days etl-shared accepts; end_date is exclusive: the last partition is LAST_PARTITION.
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=FIRST_PARTITION.isoformat(),
+    end_date=(LAST_PARTITION + dt.timedelta(days=1)).isoformat(),
+)

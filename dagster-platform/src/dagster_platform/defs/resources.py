@@ -1,8 +1,13 @@
-"""Resources, chosen by one setting: DAGSTER_DEPLOYMENT=local (default) or prod.
+"""Resources, chosen by one setting: DAGSTER_DEPLOYMENT=local or prod.
+
+Without DAGSTER_DEPLOYMENT the deployment is `prod`, unless local mode is explicit
+(`ETL_LOCAL_MODE=1`, which the Makefile and the tests set): a deployment never falls back
+to a local file silently.
 
 * local: every field is left empty, so etl-shared's own environment defaults apply when a
-  step runs (`ETL_DATA_DIR`, `LANDING_DIR`, `WAREHOUSE_URL`, `STAGING_DIR`; DuckDB file
-  under `data/`). A test or `make run` points a run elsewhere by setting the environment.
+  step runs (`ETL_DATA_DIR`, `LANDING_DIR`, `WAREHOUSE_URL`, `STAGING_DIR`; the DuckDB file
+  under `data/` only in local mode, else a run without `WAREHOUSE_URL` fails saying so).
+  A test or `make run` points a run elsewhere by setting the environment.
 * prod: every location is required from the environment (`dg.EnvVar`), so a pod without
   `WAREHOUSE_URL` fails at start instead of writing to a local file; the StageRefs passed
   between assets go to the shared volume (`DAGSTER_STORAGE_DIR`).
@@ -22,7 +27,7 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from etl_shared.config import Settings
+from etl_shared.config import Settings, local_mode
 from etl_shared.stage import Engine
 from etl_shared.warehouse import Warehouse, open_warehouse
 
@@ -103,7 +108,8 @@ def build_resources(deployment: str) -> dict[str, Any]:
 
 
 def current_deployment() -> str:
-    return os.environ.get("DAGSTER_DEPLOYMENT", "local")
+    """DAGSTER_DEPLOYMENT; unset, `local` in local mode and `prod` otherwise."""
+    return os.environ.get("DAGSTER_DEPLOYMENT") or ("local" if local_mode() else "prod")
 
 
 @dg.definitions

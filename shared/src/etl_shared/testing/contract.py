@@ -7,33 +7,59 @@ against a DuckDB file and against a real PostgreSQL database (`warehouse_url` be
 The runner runs each partition through the orchestrator (a DAG run, an asset
 materialization, a flow run, a Job command) with the process environment the tests set
 (`LANDING_DIR`, `STAGING_DIR`, `WAREHOUSE_URL`, fault switches) and reports every
-partition as a :class:`RunOutcome`; a failed run is reported, never raised.
+partition as a :class:`RunOutcome`; a failed run is reported, never raised (a partition
+the platform refuses before any run starts is a failed outcome too).
+
+`runner.command(args, env)` runs the platform's own entry point (what `make run` and
+`make backfill` call) as a subprocess: `args` is `["run", DAY]` or
+`["backfill", START, END]`. The bad-argument tests check that it refuses bad input with
+one line on stderr and exit code 2, before anything runs.
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import gzip
 import math
+import os
+import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
 
+from etl_shared.config import LOCAL_MODE_ENV, WAREHOUSE_URL_FORMS
+from etl_shared.errors import EXIT_BAD_ARGS
 from etl_shared.landing import flights_file
-from etl_shared.testing.landing import GOLDEN_DAYS, MISSING_DAY, bad_rows, read_lines
+from etl_shared.partitions import outside_message
+from etl_shared.testing.landing import (
+    EXPORTER_VARIANTS,
+    GOLDEN_DAYS,
+    MISSING_DAY,
+    OUTSIDE_DAY,
+    bad_rows,
+    read_lines,
+)
 from etl_shared.warehouse import open_warehouse
 
 __all__ = [
     "PlatformRunner",
     "RunOutcome",
     "test_bad_rows_are_quarantined_and_counts_reconcile",
+    "test_entry_point_refuses_a_bad_date_in_one_line_with_exit_2",
+    "test_entry_point_refuses_an_unsupported_warehouse_url_in_one_line_with_exit_2",
     "test_failure_inside_load_leaves_previous_state",
     "test_golden_carrier_daily",
     "test_header_only_file_fails_check_and_keeps_previous_data",
+    "test_landing_file_as_exporters_write_it_loads_like_the_clean_file",
     "test_missing_partition_fails_clearly_and_leaves_warehouse_unchanged",
+    "test_partition_outside_the_data_is_refused_and_runs_nothing",
     "test_rerun_of_partition_is_idempotent",
     "test_transient_source_fault_is_retried",
+    "test_unreadable_landing_file_fails_naming_file_and_partition",
     "warehouse_url",
 ]
 
@@ -52,6 +78,10 @@ class PlatformRunner(Protocol):
     platform: str
 
     def run(self, partitions: list[str]) -> list[RunOutcome]: ...
+
+    def command(
+        self, args: list[str], env: Mapping[str, str]
+    ) -> subprocess.CompletedProcess[str]: ...
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -251,3 +281,101 @@ def test_header_only_file_fails_check_and_keeps_previous_data(
     assert not outcome.ok
     assert "partition_not_empty" in (outcome.error or ""), outcome.error
     assert _snapshot(warehouse_url) == before
+
+
+# ------------------------------------------------------------------- bad input, loud
+def _error_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+
+
+def _assert_one_line_exit_2(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == EXIT_BAD_ARGS, (proc.returncode, output)
+    assert "Traceback" not in output, output
+    lines = _error_lines(proc)
+    assert len(lines) == 1, f"expected one 'error: ' line on stderr, got: {output!r}"
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+def test_partition_outside_the_data_is_refused_and_runs_nothing(
+    platform_runner: PlatformRunner, warehouse_url: str
+) -> None:
+    """A day outside 2013 fails (never a success with no task run) and changes nothing."""
+    before = _snapshot(warehouse_url)
+    outcome = _run(platform_runner, [OUTSIDE_DAY])[OUTSIDE_DAY]
+    assert not outcome.ok, f"{platform_runner.platform} reported {OUTSIDE_DAY} as a success"
+    assert outside_message(OUTSIDE_DAY) in (outcome.error or ""), outcome.error
+    assert _snapshot(warehouse_url) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["run", OUTSIDE_DAY], outside_message(OUTSIDE_DAY)),
+        (["run", "2013-02-30"], "invalid partition '2013-02-30'"),
+        (["backfill", "2013-12-30", "2014-01-02"], outside_message("2014-01-02")),
+    ],
+    ids=["run-outside-the-data", "run-no-such-day", "backfill-past-the-data"],
+)
+def test_entry_point_refuses_a_bad_date_in_one_line_with_exit_2(
+    platform_runner: PlatformRunner,
+    landing_zone: Path,
+    duckdb_warehouse: str,
+    args: list[str],
+    fragment: str,
+) -> None:
+    """`make run`/`make backfill`'s command refuses a bad date up front: one line, exit 2."""
+    env = {**os.environ, "WAREHOUSE_URL": duckdb_warehouse, LOCAL_MODE_ENV: "1"}
+    proc = platform_runner.command(args, env)
+    _assert_one_line_exit_2(proc, fragment)
+    assert not Path(duckdb_warehouse.removeprefix("duckdb://")).exists(), "nothing may run"
+
+
+def test_entry_point_refuses_an_unsupported_warehouse_url_in_one_line_with_exit_2(
+    platform_runner: PlatformRunner, landing_zone: Path
+) -> None:
+    """WAREHOUSE_URL=mysql://... is one line naming the two accepted forms, no password."""
+    env = {**os.environ, "WAREHOUSE_URL": "mysql://etl:s3cret@db:3306/wh", LOCAL_MODE_ENV: "1"}
+    proc = platform_runner.command(["run", DAY], env)
+    _assert_one_line_exit_2(proc, WAREHOUSE_URL_FORMS, "mysql://")
+    assert "s3cret" not in proc.stdout + proc.stderr
+
+
+def test_landing_file_as_exporters_write_it_loads_like_the_clean_file(
+    platform_runner: PlatformRunner, warehouse_url: str, landing_zone: Path
+) -> None:
+    """UTF-8 with a byte-order mark, CRLF line endings and UTF-16 with a byte-order mark
+    (what spreadsheet exporters write) load exactly the rows of the clean file."""
+    path = flights_file(landing_zone, DAY)
+    clean = path.read_bytes()
+    _run_ok(platform_runner, [DAY])
+    expected = _snapshot(warehouse_url, with_run_ids=False)
+    assert expected["flights"], "the clean file loaded no rows"
+    for name, encode in EXPORTER_VARIANTS.items():
+        path.write_bytes(encode(clean))
+        outcome = _run(platform_runner, [DAY])[DAY]
+        assert outcome.ok, f"{name}: {outcome.error}"
+        assert _snapshot(warehouse_url, with_run_ids=False) == expected, name
+
+
+def test_unreadable_landing_file_fails_naming_file_and_partition(
+    platform_runner: PlatformRunner, warehouse_url: str, landing_zone: Path
+) -> None:
+    """A file that is not CSV text (compressed, UTF-32) fails naming the partition and the
+    file; the day keeps its previous rows, nothing is half-loaded."""
+    path = flights_file(landing_zone, DAY)
+    clean = path.read_bytes()
+    _run_ok(platform_runner, [DAY])
+    before = _snapshot(warehouse_url)
+    for name, data in {
+        "gzip": gzip.compress(clean),
+        "utf-32": codecs.BOM_UTF32_LE + clean.decode().encode("utf-32-le"),
+    }.items():
+        path.write_bytes(data)
+        outcome = _run(platform_runner, [DAY])[DAY]
+        assert not outcome.ok, f"{name} file loaded"
+        error = outcome.error or ""
+        for fragment in (f"partition {DAY}", str(path), "cannot read the landing file"):
+            assert fragment in error, (name, fragment, error)
+        assert _snapshot(warehouse_url) == before, name

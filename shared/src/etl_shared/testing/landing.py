@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 from etl_shared.landing import flights_file
@@ -15,6 +17,19 @@ from etl_shared.schema import SOURCE_COLUMNS
 GOLDEN_DAYS = ("2013-01-01", "2013-02-08", "2013-11-03")
 SAMPLE_DAYS = GOLDEN_DAYS
 MISSING_DAY = "2013-06-15"  # never seeded
+OUTSIDE_DAY = "2014-01-01"  # the day after the data ends
+
+
+def _utf16(data: bytes) -> bytes:
+    return codecs.BOM_UTF16_LE + data.decode("utf-8").replace("\n", "\r\n").encode("utf-16-le")
+
+
+# The same file as CSV exporters write it; each must load exactly like the clean file.
+EXPORTER_VARIANTS: dict[str, Callable[[bytes], bytes]] = {
+    "utf-8 with byte-order mark": lambda data: codecs.BOM_UTF8 + data,
+    "crlf line endings": lambda data: data.replace(b"\n", b"\r\n"),
+    "utf-16 le with byte-order mark and crlf (Excel 'Unicode')": _utf16,
+}
 
 
 def read_lines(landing_dir: Path, partition: str) -> list[str]:
@@ -46,6 +61,7 @@ def bad_rows(landing_dir: Path, partition: str) -> dict[str, list[bytes]]:
         "malformed_line": [
             b",".join(line().split(b",")[:5]),  # wrong field count
             line(tailnum="NBAD").replace(b"NBAD", b"N\xff\xfeBAD"),  # invalid UTF-8
+            to_line({**base, "tailnum": "N\u00e9BAD"}).encode("cp1252"),  # a latin-1/cp1252 line
         ],
         "missing_required": [line(flight="")],
         "invalid_number": [line(distance="12x4")],

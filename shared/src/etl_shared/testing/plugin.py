@@ -10,11 +10,14 @@
 | `postgres_warehouse`   | function | URL of a fresh database on that server |
 | `fault_injection`      | function | switch on a transient source fault or a failure inside load |
 | `golden_carrier_daily` | session  | checked-in expected `carrier_daily` rows of the golden days |
+
+The session runs in local mode (`ETL_LOCAL_MODE=1`, unless the environment says otherwise).
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,9 +27,16 @@ from pathlib import Path
 
 import pytest
 
+from etl_shared.config import LOCAL_MODE_ENV
 from etl_shared.landing import flights_file, seed
 from etl_shared.schema import SOURCE_COLUMNS
 from etl_shared.testing.landing import SAMPLE_DAYS
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests run in local mode (the local warehouse default is allowed), as `make` does;
+    a test of deployment behaviour removes ETL_LOCAL_MODE with monkeypatch."""
+    os.environ.setdefault(LOCAL_MODE_ENV, "1")
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,13 @@ from etl_shared.warehouse.base import Warehouse, redact_url
 
 @contextmanager
 def open_warehouse(url: str, engine: Engine | None = None) -> Iterator[Warehouse]:
-    """Open the warehouse named by `url`, create its tables if needed, close it after."""
+    """Open the warehouse named by `url`, create its tables if needed, close it after.
+
+    Raises ConfigError (one line naming the two accepted forms) for any other URL.
+    """
+    from etl_shared.config import check_warehouse_url
+
+    check_warehouse_url(url)
     if url.startswith("duckdb://"):
         from etl_shared.warehouse.duckdb import DuckDBWarehouse
 
@@ -24,11 +30,8 @@ def open_warehouse(url: str, engine: Engine | None = None) -> Iterator[Warehouse
         from etl_shared.warehouse.postgres import PostgresWarehouse
 
         wh = PostgresWarehouse(url, engine)
-    else:
-        raise ValueError(
-            f"unsupported WAREHOUSE_URL {redact_url(url)!r}: "
-            "use duckdb:///path/file.duckdb or postgresql://user:pass@host:port/db"
-        )
+    else:  # pragma: no cover - check_warehouse_url accepts only the two forms
+        raise AssertionError(redact_url(url))
     try:
         wh.ensure_schema()
         yield wh

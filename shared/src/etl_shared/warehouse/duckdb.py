@@ -26,13 +26,11 @@ ALIAS = "warehouse"
 
 
 def duckdb_path(url: str) -> Path:
-    path = url.removeprefix("duckdb://")
-    if not path.strip("/"):
-        raise ValueError(f"WAREHOUSE_URL {url!r} names no file: use duckdb:///path/file.duckdb")
-    # duckdb:///abs/path and duckdb:////abs/path -> /abs/path ; duckdb://rel/path -> rel/path
-    if path.startswith("/"):
-        path = "/" + path.lstrip("/")
-    return Path(path).absolute()
+    from etl_shared.config import check_warehouse_url
+
+    # duckdb:///abs/path and duckdb:////abs/path -> /abs/path; a relative path is refused
+    path = check_warehouse_url(url).removeprefix("duckdb://")
+    return Path("/" + path.lstrip("/"))
 
 
 class DuckDBWarehouse(Warehouse):

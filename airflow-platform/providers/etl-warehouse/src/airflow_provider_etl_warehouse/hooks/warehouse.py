@@ -10,8 +10,11 @@ backend, never from code. Three shapes are understood:
 * ``{"conn_type": "etl_warehouse", "extra": {"url": "duckdb:///..."}}`` -- this provider's
   own connection type, with the URL in ``extra.url`` (what the UI form writes).
 
-With no connection defined the hook falls back to ``WAREHOUSE_URL`` (and to the local
-DuckDB default under ``ETL_DATA_DIR``), so a laptop run needs no Airflow connection.
+With no connection defined the task fails, naming the connection and the environment
+variable that provides it (``AIRFLOW_CONN_ETL_WAREHOUSE``): a deployment never falls back
+to a file inside the worker. Only in local mode (``ETL_LOCAL_MODE=1``, which the
+Makefile and the tests set) does the hook fall back to ``WAREHOUSE_URL`` and then to the
+local DuckDB default under ``ETL_DATA_DIR``, so a laptop run needs no Airflow connection.
 """
 
 from __future__ import annotations
@@ -26,6 +29,15 @@ from airflow.providers.common.sql.hooks.sql import DbApiHook
 POSTGRES_TYPES = ("postgres", "postgresql")
 
 
+# The pipeline's local-mode switch (etl_shared.config.LOCAL_MODE_ENV; this provider does
+# not depend on etl-shared, a test checks that both name the same variable).
+LOCAL_MODE_ENV = "ETL_LOCAL_MODE"
+
+
+def local_mode() -> bool:
+    return (os.environ.get(LOCAL_MODE_ENV) or "").strip().lower() in ("1", "true", "yes")
+
+
 def default_warehouse_url() -> str:
     """WAREHOUSE_URL, or the local DuckDB file under ETL_DATA_DIR (etl-shared's default)."""
     url = os.environ.get("WAREHOUSE_URL")
@@ -33,6 +45,18 @@ def default_warehouse_url() -> str:
         return url
     data_dir = Path(os.environ.get("ETL_DATA_DIR") or "data").absolute()
     return f"duckdb:///{data_dir / 'warehouse.duckdb'}"
+
+
+class MissingWarehouseConnectionError(AirflowNotFoundException):
+    """No `etl_warehouse` connection outside local mode: the task fails, never guesses."""
+
+
+def missing_connection_message(conn_id: str) -> str:
+    return (
+        f"the Airflow connection {conn_id!r} is not defined: set AIRFLOW_CONN_{conn_id.upper()} "
+        "(e.g. postgresql://user:pass@host:5432/db) or define it in the secrets backend; "
+        f"{LOCAL_MODE_ENV}=1 allows WAREHOUSE_URL or the local DuckDB default instead"
+    )
 
 
 class WarehouseHook(DbApiHook):
@@ -60,7 +84,11 @@ class WarehouseHook(DbApiHook):
         try:
             conn = self.connection
         except AirflowNotFoundException:
-            return default_warehouse_url()
+            if local_mode():
+                return default_warehouse_url()
+            raise MissingWarehouseConnectionError(
+                missing_connection_message(self.get_conn_id())
+            ) from None
         conn_type = (conn.conn_type or "").lower()
         if conn_type in POSTGRES_TYPES:
             from airflow.providers.postgres.hooks.postgres import PostgresHook
