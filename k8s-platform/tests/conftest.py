@@ -1,6 +1,6 @@
 """Shared helpers: the example pipeline, strict Kubernetes validation, helm and promtool.
 
-The helm and promtool binaries are the ones `make setup` builds from their Go modules
+The helm and promtool binaries are the ones `make setup-tools` builds from their Go modules
 (their paths come from the Makefile as $HELM and $PROMTOOL). A missing binary fails the
 test that needs it with the command to run; nothing is skipped.
 """
@@ -29,7 +29,7 @@ def tool(env_name: str, name: str) -> str:
     path = os.environ.get(env_name) or shutil.which(name)
     if not path or not Path(path).is_file():
         pytest.fail(
-            f"{name} not found ({env_name}={path!r}): run `make setup` (builds it from its Go module)"
+            f"{name} not found ({env_name}={path!r}): run `make setup-tools` (builds it from its Go module)"
         )
     return path
 

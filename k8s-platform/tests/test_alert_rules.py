@@ -1,4 +1,4 @@
-"""The chart's alert rules, checked by the real promtool (built by `make setup`).
+"""The chart's alert rules, checked by the real promtool (built by `make setup-tools`).
 
 `promtool check rules` on the rule groups rendered from the PrometheusRule, and
 `promtool test rules` (tests/alerts/etl-pipeline.test.yaml) feeding synthetic series

@@ -4,7 +4,7 @@ on, and every rendered object validated strictly against the schema that governs
 * built-in kinds against the Kubernetes OpenAPI schemas (kubernetes-validate, strict);
 * EtlPipeline against the CRD's own openAPIV3Schema (jsonschema);
 * ServiceMonitor / PrometheusRule against the prometheus-operator project's CRDs
-  (taken from its Go module by `make setup`, $PROM_CRDS).
+  (taken from its Go module by `make setup-tools`, $PROM_CRDS).
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ def prometheus_operator_schema(kind: str) -> dict:
     crds = Path(os.environ.get("PROM_CRDS", ""))
     path = crds / f"monitoring.coreos.com_{kind.lower()}s.yaml"
     if not path.is_file():
-        pytest.fail(f"{path} missing: run `make setup` (fetches the prometheus-operator CRDs)")
+        pytest.fail(
+            f"{path} missing: run `make setup-tools` (fetches the prometheus-operator CRDs)"
+        )
     crd = yaml.safe_load(path.read_text())
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
     return _python_regex(version["schema"]["openAPIV3Schema"])
