@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import itertools
 import re
 import subprocess
 import sys
@@ -61,8 +62,13 @@ def relink(since: str) -> tuple[str, list[str]]:
         raise SystemExit(f"{MAP} does not exist at {since}")
     cache: dict[str, tuple[list[str] | None, list[str] | None]] = {}
     problems: list[str] = []
+    # the map as it is now: where a line cannot be followed, its current link is kept
+    # (a hand fix made after an earlier run survives the next one)
+    current = [m[0] for m in LINK.finditer((REPO / MAP).read_text())]
+    position = itertools.count()
 
     def move(match: re.Match[str]) -> str:
+        k = next(position)
         path = (REPO / "docs" / match["path"]).resolve().relative_to(REPO.resolve()).as_posix()
         if path not in cache:
             file = REPO / path
@@ -74,8 +80,9 @@ def relink(since: str) -> tuple[str, list[str]]:
         line = int(match["line"])
         moved = follow(old, new, line) if old and new and line <= len(old) else None
         if moved is None:
-            problems.append(f"{path}:{line} ({match['name']}): changed or gone, fix by hand")
-            return match[0]
+            kept = current[k] if k < len(current) else match[0]
+            problems.append(f"{path}:{line} ({match['name']}): changed or gone, kept {kept}")
+            return kept
         return f"[{match['name']}:{moved}]({match['path']}#L{moved})"
 
     return LINK.sub(move, "\n".join(doc) + "\n"), problems
