@@ -59,7 +59,8 @@ class KubeCluster:
         try:
             config.load_incluster_config()
         except config.ConfigException:
-            config.load_kube_config()
+            # $KUBECONFIG as it is now (the client's default is read once, at its import)
+            config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
         self._client = client.ApiClient()
         self.batch = client.BatchV1Api(self._client)
 
@@ -186,6 +187,13 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     port = int(os.environ.get("ETL_METRICS_PORT", "9090"))
     if port:
         metrics.serve(port)
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In-cluster service account first, else $KUBECONFIG as it is now (kopf's own loaders;
+    the kubernetes client's default kubeconfig path is fixed when it is imported)."""
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
 
 @kopf.on.resume(*PIPELINES)

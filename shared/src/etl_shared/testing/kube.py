@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import ctypes
 import datetime as dt
 import ipaddress
 import json
@@ -238,12 +239,20 @@ def kubeconfig_dict(server: str, ca: Path, user: dict[str, Any], name: str = "et
 
 
 # ---------------------------------------------------------------------- processes
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """SIGTERM this process when the process that started it dies (no strays)."""
-    with contextlib.suppress(Exception):
-        import ctypes
+def _libc_prctl() -> Any:
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+_PRCTL = _libc_prctl()  # looked up once here: a forked child must not import or load
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """SIGTERM this process when the thread that started it ends (no strays)."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass
