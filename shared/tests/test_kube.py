@@ -43,3 +43,17 @@ def test_certificates_chain_to_the_ca_and_serve_loopback(tmp_path: Path):
     assert org == "system:masters"
     ctx = ssl.create_default_context(cafile=str(pki.path("ca.crt")))
     ctx.load_cert_chain(str(pki.path("admin.crt")), str(pki.path("admin.key")))
+
+
+def test_argv_is_command_and_args_or_the_mapped_entrypoint():
+    from kubernetes import client
+
+    def container(**kw):  # type: ignore[no-untyped-def]
+        return client.V1Container(name="c", image="repo/job:1.0", **kw)
+
+    assert kube.container_argv(container(command=["etl"], args=["run"])) == ["etl", "run"]
+    assert kube.container_argv(container(args=["etl", "run"])) == ["etl", "run"]
+    mapped = {"repo/job": ["python", "-m", "job"]}
+    assert kube.container_argv(container(args=["--x"]), mapped) == ["python", "-m", "job", "--x"]
+    with pytest.raises(RuntimeError, match="no command or args"):
+        kube.container_argv(container())

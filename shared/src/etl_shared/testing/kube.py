@@ -13,8 +13,10 @@ kubelet: `TestNode` stands in for both.
 every pending pod to itself (the `binding` subresource) and runs each pod's containers one
 after the other as local processes:
 
+* init containers run first, then the containers, one after the other;
 * argv = the container's `command` + `args` (with `$(VAR)` references expanded); the image
-  is ignored. `argv[0]` is looked up in `executables` first (an explicit mapping, e.g.
+  is not run: without `command`, `entrypoints[image]` stands for its ENTRYPOINT (none
+  given: `args` alone, as with an empty ENTRYPOINT). `argv[0]` is looked up in `executables` first (an explicit mapping, e.g.
   `{"python": sys.executable}`), then on `path` (the directory of the running Python
   first, then $PATH);
 * the environment is only what the pod says: `env` (values, `secretKeyRef`,
@@ -24,7 +26,9 @@ after the other as local processes:
   `persistentVolumeClaim` is `volumes[claimName]` (or `<workdir>/pvc/<claimName>`), a
   `hostPath` its path. Paths under a container's mount paths in env values and args are
   rewritten to those folders (there is no mount namespace);
-* not enforced: securityContext, resources, probes, images, service-account token mounts;
+* not done: securityContext, resources, probes, images, service-account token mounts and
+  the `KUBERNETES_SERVICE_*` variables (a process that calls the API needs a kubeconfig
+  in its environment), `kubectl logs`/`exec` (no kubelet API);
 * each container runs once: pods with `restartPolicy: Always` (a Deployment's) are bound
   but stay Pending, since a process that exits is not restarted in place here;
 * status goes through `pods/status` as a kubelet reports it: `Running` with a container
@@ -556,6 +560,26 @@ def _expand(text: str, env: dict[str, str]) -> str:
     return "".join(out)
 
 
+def container_argv(container: Any, entrypoints: dict[str, list[str]] | None = None) -> list[str]:
+    """`command + args` as the runtime would exec them.
+
+    Without `command` the image's ENTRYPOINT applies: `entrypoints[image]` (or the image
+    without its tag) when given, else none, so `args` alone is the argv (an image with an
+    empty ENTRYPOINT). Raises when there is nothing to run.
+    """
+    command = list(container.command or [])
+    if not command and entrypoints:
+        image = container.image or ""
+        command = list(entrypoints.get(image) or entrypoints.get(image.rsplit(":", 1)[0]) or [])
+    argv = command + list(container.args or [])
+    if not argv:
+        raise RuntimeError(
+            f"container {container.name} has no command or args (images are not run here; "
+            "give TestNode(entrypoints={image: [...]}))"
+        )
+    return argv
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -574,6 +598,7 @@ class TestNode:
         executables: dict[str, str] | None = None,
         path: list[str] | None = None,
         volumes: dict[str, Path] | None = None,
+        entrypoints: dict[str, list[str]] | None = None,
         heartbeat_seconds: float = 10.0,
     ) -> None:
         from kubernetes import client
@@ -587,6 +612,7 @@ class TestNode:
             "PATH", ""
         ).split(os.pathsep)
         self.volumes = {k: Path(v) for k, v in (volumes or {}).items()}
+        self.entrypoints = dict(entrypoints or {})
         self.heartbeat_seconds = heartbeat_seconds
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -911,17 +937,13 @@ class TestNode:
         try:
             self._patch_status(pod, "Running", None, reason=None, started=started)
             dirs = self._volume_dirs(pod, pod_dir)
-            for container in pod.spec.containers:
+            # init containers first, each to completion, then the containers in order
+            for container in [*(pod.spec.init_containers or []), *pod.spec.containers]:
                 mapped = self._mapper(container, dirs)
                 env = self.environment(pod, container, mapped)
                 argv = [
-                    mapped(_expand(a, env))
-                    for a in (container.command or []) + (container.args or [])
+                    mapped(_expand(a, env)) for a in container_argv(container, self.entrypoints)
                 ]
-                if not argv:
-                    raise RuntimeError(
-                        f"container {container.name} has no command (images are ignored)"
-                    )
                 argv[0] = self.resolve(argv[0])
                 cwd = mapped(container.working_dir) if container.working_dir else str(pod_dir)
                 Path(cwd).mkdir(parents=True, exist_ok=True)
