@@ -19,6 +19,11 @@ import pytest
 import yaml
 from k8s_platform import builders
 
+# The operator of the cluster tests (test_cluster.py) checks drift every 3 s, after 1 s
+# without changes (the chart's defaults: 60 s and 10 s). Read when handlers is imported.
+os.environ.setdefault("ETL_RECONCILE_INTERVAL", "3")
+os.environ.setdefault("ETL_RECONCILE_IDLE", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "charts" / "etl-pipeline"
 CRD_FILE = CHART / "crds" / "etl.example.com_etlpipelines.yaml"

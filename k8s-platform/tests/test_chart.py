@@ -253,6 +253,8 @@ def test_rbac_is_limited_to_pipelines_cronjobs_jobs_and_events():
     assert {r for _, r, _ in granted} == {
         "etlpipelines",
         "etlpipelines/status",
+        # blockOwnerDeletion on the children's ownerReferences needs it where
+        # OwnerReferencesPermissionEnforcement is on (the test control plane enables it)
         "etlpipelines/finalizers",
         "cronjobs",
         "jobs",
@@ -264,6 +266,7 @@ def test_rbac_is_limited_to_pipelines_cronjobs_jobs_and_events():
     assert ("", "events", "delete") not in granted
     assert ("etl.example.com", "etlpipelines", "delete") not in granted
     assert ("batch", "jobs", "create") in granted
+    assert ("etl.example.com", "etlpipelines/finalizers", "update") in granted
     assert ("batch", "cronjobs", "update") in granted
     assert {(g, v) for g, r, v in granted if r == "etlpipelines/finalizers"} == {
         ("etl.example.com", "update")

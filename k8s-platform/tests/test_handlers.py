@@ -1,10 +1,14 @@
-"""The kopf handlers on real kopf objects (Body, Patch, Memo) against a faithful store.
+"""The kopf handlers on real kopf objects (Body, Patch, Memo) against an in-memory store.
 
-`Store` implements the four batch/v1 calls of `handlers.ClusterApi` with the API
-server's semantics that matter here: names are unique per kind (409 on create),
-replace needs the current resourceVersion (409 when stale) and a missing object is 404,
-list filters by label, and the garbage collector removes objects whose owner is gone.
-A real kube-apiserver for these tests is a later issue (see README).
+Fast unit tests of the handlers' logic. `Store` implements the four batch/v1 calls of
+`handlers.ClusterApi` and enforces only this much of the API server's behaviour: names
+are unique per kind (409 on create), a replace must carry the current resourceVersion
+(409 when stale or missing; 404 when the object is gone), a Job is never replaced (422:
+its pod template is immutable), list filters by the pipeline label, and
+`collect_garbage` removes objects whose owners are all gone. It does NOT do: CRD schema
+validation, defaulting or pruning, quantity canonicalization, asynchronous deletion,
+finalizers, the status subresource, watch events or RBAC. Those are tested against a real
+kube-apiserver in test_cluster.py.
 """
 
 from __future__ import annotations
@@ -65,6 +69,10 @@ class Store:
         current = self.objects.get((kind, namespace, name))
         if current is None:
             raise ApiError(404, "NotFound")
+        if kind == "Job":
+            raise ApiError(422, "Job spec.template is immutable")
+        if body["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
+            raise ApiError(409, "Conflict: the object has been modified")
         obj = copy.deepcopy(body)
         obj["metadata"].update(
             uid=current["metadata"]["uid"],
@@ -189,6 +197,38 @@ def test_api_error_is_counted_and_raised_for_kopf_to_retry(example, store):
     with pytest.raises(ApiError):
         handle(example, store)
     assert metrics.RECONCILES.labels("error")._value.get() == before + 1
+
+
+def test_replace_sends_the_resource_version_it_planned_on(example, store):
+    handle(example, store)
+    key = ("CronJob", "etl", "flights-daily-daily")
+    planned = store.objects[key]["metadata"]["resourceVersion"]
+    example["spec"]["schedule"] = "15 3 * * *"
+    handle(example, store)
+    assert store.objects[key]["metadata"]["resourceVersion"] != planned
+    # a stale version is refused, never written over
+    stale = copy.deepcopy(store.objects[key])
+    stale["metadata"]["resourceVersion"] = planned
+    with pytest.raises(ApiError) as err:
+        store.replace("CronJob", "etl", "flights-daily-daily", stale)
+    assert err.value.status == 409
+
+
+def test_canonical_quantities_stored_by_the_server_are_not_drift(example, store):
+    example["spec"]["resources"] = {
+        "requests": {"cpu": "0.5", "memory": "1024Mi"},
+        "limits": {"cpu": 1, "memory": "1.5Gi"},
+    }
+    handle(example, store)
+    cj = store.objects[("CronJob", "etl", "flights-daily-daily")]
+    # what kube-apiserver stores for those values
+    cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["resources"] = {
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+        "limits": {"cpu": "1", "memory": "1536Mi"},
+    }
+    store.calls.clear()
+    handle(example, store)
+    assert store.calls == []
 
 
 def test_metrics_export_phase_failed_jobs_and_last_success(example, store):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 
+import pytest
 from k8s_platform import builders, reconcile
 
 from .conftest import pipeline
@@ -202,3 +203,28 @@ def test_condition_keeps_its_transition_time_while_unchanged(example):
 def test_indexes_parser_reads_kubernetes_interval_notation():
     assert reconcile._indexes("0-3,5,7-8") == [0, 1, 2, 3, 5, 7, 8]
     assert reconcile._indexes("") == []
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        (1, "1"),
+        ("0.5", "500m"),
+        ("1024Mi", "1Gi"),
+        ("1.5Gi", "1536Mi"),
+        ("2e9", "2G"),
+        ("250m", "0.25"),
+    ],
+)
+def test_quantities_in_every_form_the_crd_accepts_equal_their_canonical_form(given, stored):
+    assert reconcile.quantity(given) == reconcile.quantity(stored)
+    assert reconcile.is_subset(
+        {"resources": {"limits": {"cpu": given}}}, {"resources": {"limits": {"cpu": stored}}}
+    )
+
+
+def test_a_changed_quantity_is_drift_and_numbers_elsewhere_are_compared_exactly():
+    assert not reconcile.is_subset(
+        {"resources": {"limits": {"memory": "1Gi"}}}, {"resources": {"limits": {"memory": "1G"}}}
+    )
+    assert not reconcile.is_subset({"schedule": "0.5"}, {"schedule": "500m"})

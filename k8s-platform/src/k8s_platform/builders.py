@@ -222,6 +222,16 @@ def container_env(name: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
     return env
 
 
+def quantities(resources: dict[str, Any]) -> dict[str, Any]:
+    """Requests and limits as quantity strings: the CRD accepts `cpu: 1`, the CronJob
+    API's clients want "1" (the API server then stores its canonical form, e.g. "0.5" as
+    "500m"; reconcile compares them as numbers)."""
+    return {
+        kind: {name: str(value) for name, value in (values or {}).items()}
+        for kind, values in (resources or {}).items()
+    }
+
+
 def pod_spec(name: str, spec: dict[str, Any], args: list[str]) -> dict[str, Any]:
     """Non-root, read-only root filesystem, no capabilities; writes go to /tmp and /data."""
     data_volume: dict[str, Any] = {"name": "data"}
@@ -247,7 +257,7 @@ def pod_spec(name: str, spec: dict[str, Any], args: list[str]) -> dict[str, Any]
                 "command": list(JOB_COMMAND),
                 "args": args,
                 "env": container_env(name, spec),
-                "resources": copy.deepcopy(spec["resources"]),
+                "resources": quantities(spec["resources"]),
                 "securityContext": {
                     "allowPrivilegeEscalation": False,
                     "readOnlyRootFilesystem": True,

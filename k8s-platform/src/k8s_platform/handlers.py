@@ -37,7 +37,21 @@ class ClusterApi(Protocol):
 
 
 class KubeCluster:
-    """ClusterApi on the official kubernetes client (in-cluster or kubeconfig)."""
+    """ClusterApi on the official kubernetes client (in-cluster or kubeconfig).
+
+    Against a real API server (tests/test_cluster.py runs it on one):
+
+    * a create that gets 409 (the name exists: a Job still being deleted after a
+      delete-then-create, or a concurrent reconcile) raises `kopf.TemporaryError`, so
+      kopf runs the handler again and the next plan sees what is really there;
+    * a replace sends the resourceVersion the plan observed: a stale one gets 409 and
+      is retried the same way, never written over blindly;
+    * only CronJobs are replaced (a Job's pod template is immutable: the plan deletes and
+      re-creates a drifted Job);
+    * deletes are asynchronous (`propagationPolicy: Background`), 404 means done.
+    """
+
+    RETRY_DELAY = 2.0
 
     def __init__(self) -> None:
         from kubernetes import client, config
@@ -45,18 +59,27 @@ class KubeCluster:
         try:
             config.load_incluster_config()
         except config.ConfigException:
-            config.load_kube_config()
+            # $KUBECONFIG as it is now (the client's default is read once, at its import)
+            config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
         self._client = client.ApiClient()
         self.batch = client.BatchV1Api(self._client)
 
     def _dicts(self, items: list[Any]) -> list[dict]:
-        return [self._client.sanitize_for_serialization(i) for i in items]
+        out = []
+        for item, kind in items:
+            obj = self._client.sanitize_for_serialization(item)
+            obj.setdefault("kind", kind)
+            out.append(obj)
+        return out
 
     def list_children(self, namespace: str, pipeline: str) -> tuple[list[dict], list[dict]]:
         selector = f"{builders.LABEL_PIPELINE}={pipeline}"
         cronjobs = self.batch.list_namespaced_cron_job(namespace, label_selector=selector).items
         jobs = self.batch.list_namespaced_job(namespace, label_selector=selector).items
-        return self._dicts(cronjobs), self._dicts(jobs)
+        return (
+            self._dicts([(c, "CronJob") for c in cronjobs]),
+            self._dicts([(j, "Job") for j in jobs]),
+        )
 
     def create(self, kind: str, namespace: str, body: dict) -> None:
         from kubernetes.client.exceptions import ApiException
@@ -69,16 +92,31 @@ class KubeCluster:
         try:
             create(namespace, body)
         except ApiException as exc:
-            if exc.status != 409:  # created meanwhile by a concurrent reconcile: fine
-                raise
+            if exc.status == 409:
+                raise kopf.TemporaryError(
+                    f"{kind} {namespace}/{body['metadata']['name']} exists (being deleted, or "
+                    "created meanwhile): reconciling again",
+                    delay=self.RETRY_DELAY,
+                ) from exc
+            raise
 
     def replace(self, kind: str, namespace: str, name: str, body: dict) -> None:
-        current = self.batch.read_namespaced_cron_job(name, namespace)
-        body = {
-            **body,
-            "metadata": {**body["metadata"], "resourceVersion": current.metadata.resource_version},
-        }
-        self.batch.replace_namespaced_cron_job(name, namespace, body)
+        from kubernetes.client.exceptions import ApiException
+
+        if kind != "CronJob":
+            raise ValueError(f"{kind} is not replaced (its pod template is immutable)")
+        if not body["metadata"].get("resourceVersion"):
+            raise ValueError("replace needs the resourceVersion the plan observed")
+        try:
+            self.batch.replace_namespaced_cron_job(name, namespace, body)
+        except ApiException as exc:
+            if exc.status in (404, 409):
+                raise kopf.TemporaryError(
+                    f"{kind} {namespace}/{name} changed or vanished since it was read: "
+                    "reconciling again",
+                    delay=self.RETRY_DELAY,
+                ) from exc
+            raise
 
     def delete(self, kind: str, namespace: str, name: str) -> None:
         from kubernetes import client
@@ -151,6 +189,13 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         metrics.serve(port)
 
 
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In-cluster service account first, else $KUBECONFIG as it is now (kopf's own loaders;
+    the kubernetes client's default kubeconfig path is fixed when it is imported)."""
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+
 @kopf.on.resume(*PIPELINES)
 @kopf.on.create(*PIPELINES)
 @kopf.on.update(*PIPELINES)
@@ -160,7 +205,11 @@ def on_change(
     _apply(body, patch, memo, logger)
 
 
-@kopf.timer(*PIPELINES, interval=float(os.environ.get("ETL_RECONCILE_INTERVAL", "60")), idle=10)
+@kopf.timer(
+    *PIPELINES,
+    interval=float(os.environ.get("ETL_RECONCILE_INTERVAL", "60")),
+    idle=float(os.environ.get("ETL_RECONCILE_IDLE", "10")),
+)
 def on_timer(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: logging.Logger, **_: Any
 ) -> None:

@@ -3,6 +3,10 @@
     etl-k8s-local run --date 2013-01-05
     etl-k8s-local backfill --start 2013-01-01 --end 2013-01-07
 
+`run` submits the Job to a real control plane instead when its binaries are built
+(`make controlplane`; see `k8s_platform.cluster`), unless `--local` is given. `backfill`
+(what `make demo` times) always runs locally.
+
 The manifest comes from the same builder the operator uses (`build_backfill_job` for a
 range, one day being a range of one). For each completion index this runs the
 container's `command + args` as a subprocess with the container's environment plus
@@ -155,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     many = sub.add_parser("backfill", help="the Indexed Job for a range")
     many.add_argument("--start", required=True)
     many.add_argument("--end", required=True)
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="run the Job as local processes even when the control plane binaries are built",
+    )
     args = parser.parse_args(argv)
     start, end = (args.date, args.date) if args.cmd == "run" else (args.start, args.end)
     # Bad arguments and settings are refused before any Job is built: one line, exit 2.
@@ -164,6 +173,17 @@ def main(argv: list[str] | None = None) -> int:
     except EtlError as exc:
         print(one_line(exc), file=sys.stderr)
         return EXIT_BAD_ARGS
+    if args.cmd == "run" and not args.local:
+        from k8s_platform import cluster
+
+        if cluster.binaries_present():
+            try:
+                builders.backfill_of({"backfill": {"start": start, "end": end}})
+            except builders.InvalidSpecError as exc:
+                print(f"invalid range: {exc}", file=sys.stderr)
+                return 2
+            return cluster.run_on_cluster(start, end)
+        print("No Kubernetes control plane binaries (`make controlplane` builds them).")
     try:
         job = builders.build_backfill_job(pipeline_for_range(start, end))
     except builders.InvalidSpecError as exc:
@@ -171,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     assert job is not None
     container = container_of(job)
-    print("No Kubernetes cluster on this machine: running the operator's Job as local processes.")
+    print("Running the operator's Job as local processes (no cluster).")
     print(
         f"  Job {job['metadata']['name']}: completionMode={job['spec']['completionMode']} "
         f"completions={job['spec']['completions']}"

@@ -20,6 +20,7 @@ import datetime as dt
 import re
 import zoneinfo
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from k8s_platform import builders
@@ -45,23 +46,62 @@ class Plan:
 
 
 # ------------------------------------------------------------------------- helpers
-def is_subset(desired: Any, observed: Any) -> bool:
+def quantity(value: Any) -> Decimal | None:
+    """A Kubernetes quantity (1, "0.5", "500m", "1Gi", "1024Mi", "1e3") as a number."""
+    m = _QUANTITY.fullmatch(str(value).strip())
+    if m is None:
+        return None
+    number, suffix = Decimal(m["number"]), m["suffix"] or ""
+    if suffix.startswith(("e", "E")):
+        return number * Decimal(10) ** int(suffix[1:])
+    return number * _SUFFIXES[suffix]
+
+
+_QUANTITY = re.compile(r"(?P<number>[+-]?(\d+\.?\d*|\.\d+))(?P<suffix>[eE][+-]?\d+|[a-zA-Z]*)")
+_SUFFIXES = {
+    "": Decimal(1),
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+    **{s: Decimal(1024) ** (i + 1) for i, s in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"))},
+}
+
+
+def _same_quantity(desired: Any, observed: Any) -> bool:
+    a, b = quantity(desired), quantity(observed)
+    return a is not None and a == b
+
+
+def is_subset(desired: Any, observed: Any, path: tuple[str, ...] = ()) -> bool:
     """True when every field of `desired` has the same value in `observed`.
 
     The API server adds defaults (terminationMessagePath, dnsPolicy, ...) and its own
-    labels; those are not drift. A field we set that is missing or different is.
+    labels; those are not drift. It also stores quantities in canonical form (`1` as
+    "1", "0.5" as "500m", "1024Mi" as "1Gi"): under `resources.requests` and
+    `resources.limits` values are compared as numbers. A field we set that is missing or
+    different is drift.
     """
     if isinstance(desired, dict):
         return isinstance(observed, dict) and all(
-            k in observed and is_subset(v, observed[k]) for k, v in desired.items()
+            k in observed and is_subset(v, observed[k], (*path, k)) for k, v in desired.items()
         )
     if isinstance(desired, list):
         return (
             isinstance(observed, list)
             and len(desired) == len(observed)
-            and all(is_subset(d, o) for d, o in zip(desired, observed, strict=True))
+            and all(is_subset(d, o, path) for d, o in zip(desired, observed, strict=True))
         )
-    return desired == observed
+    if desired == observed:
+        return True
+    return path[-3:-1] in (("resources", "requests"), ("resources", "limits")) and _same_quantity(
+        desired, observed
+    )
 
 
 def _drifted(desired: dict[str, Any], observed: dict[str, Any]) -> bool:
@@ -210,12 +250,16 @@ def plan(
     observed_cj = next(
         (c for c in owned_by_me if c["metadata"]["name"] == cronjob["metadata"]["name"]), None
     )
-    if observed_cj is None:
-        actions.append(Action("create", "CronJob", cronjob["metadata"]["name"], cronjob, "missing"))
+    cj_name = cronjob["metadata"]["name"]
+    if observed_cj is not None and observed_cj["metadata"].get("deletionTimestamp"):
+        pass  # wait for it to go; its DELETED event (or the timer) creates the new one
+    elif observed_cj is None:
+        actions.append(Action("create", "CronJob", cj_name, cronjob, "missing"))
     elif _drifted(cronjob, observed_cj):
-        actions.append(
-            Action("replace", "CronJob", cronjob["metadata"]["name"], cronjob, "drifted")
-        )
+        # optimistic concurrency: replace only the version this plan looked at
+        version = observed_cj["metadata"].get("resourceVersion")
+        body = {**cronjob, "metadata": {**cronjob["metadata"], "resourceVersion": version}}
+        actions.append(Action("replace", "CronJob", cj_name, body, "drifted"))
     for other in owned_by_me:
         if other["metadata"]["name"] != cronjob["metadata"]["name"]:
             actions.append(
@@ -235,7 +279,7 @@ def plan(
         if job_finished(job):
             done.add(name)
         obsolete = desired_job is None or name != desired_job["metadata"]["name"]
-        if obsolete and not job_finished(job):
+        if obsolete and not job_finished(job) and not job["metadata"].get("deletionTimestamp"):
             actions.append(Action("delete", "Job", name, why="backfill range no longer in spec"))
     backfill_phase = None
     if desired_job is not None:
@@ -245,12 +289,16 @@ def plan(
             if name not in done:
                 actions.append(Action("create", "Job", name, desired_job, "missing"))
                 backfill_phase = "Backfilling"
+        elif observed_job["metadata"].get("deletionTimestamp"):
+            backfill_phase = "Backfilling"  # re-created once the old one is gone
         elif not job_finished(observed_job):
             backfill_phase = "Backfilling"
             if _drifted(desired_job, observed_job):
                 actions.append(
                     Action("delete", "Job", name, why="drifted (pod template is immutable)")
                 )
+                # the create may get 409 while the old Job is still being deleted: the
+                # apply step then retries later (handlers.KubeCluster.create)
                 actions.append(Action("create", "Job", name, desired_job, "drifted"))
 
     status = observed_status(

@@ -10,6 +10,8 @@
 | `postgres_warehouse`   | function | URL of a fresh database on that server |
 | `fault_injection`      | function | switch on a transient source fault or a failure inside load |
 | `golden_carrier_daily` | session  | checked-in expected `carrier_daily` rows of the golden days |
+| `kube_control_plane`   | session  | etcd + kube-apiserver + kube-controller-manager on loopback (`kube.py`) |
+| `kube_test_node`       | session  | a Node that runs the pods bound to it as local processes (`kube.py`) |
 
 The session runs in local mode (`ETL_LOCAL_MODE=1`, unless the environment says otherwise).
 """
@@ -161,3 +163,30 @@ def golden_carrier_daily() -> dict[str, list[dict[str, object]]]:
             typed = {k: _golden_value(k, v) for k, v in row.items()}
             by_day.setdefault(str(typed["flight_date"]), []).append(typed)
     return by_day
+
+
+@pytest.fixture(scope="session")
+def kube_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real Kubernetes control plane; started only in a session that asks for it."""
+    from etl_shared.testing.kube import ControlPlane, ControlPlaneError
+
+    try:
+        plane = ControlPlane.start(tmp_path_factory.mktemp("kube"))
+    except ControlPlaneError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield plane
+    finally:
+        plane.stop()
+
+
+@pytest.fixture(scope="session")
+def kube_test_node(kube_control_plane) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """The test node (see `etl_shared.testing.kube.TestNode`); set `.volumes[claim]` per test."""
+    from etl_shared.testing.kube import TestNode
+
+    node = TestNode(kube_control_plane.api_client(), kube_control_plane.workdir / "node").start()
+    try:
+        yield node
+    finally:
+        node.stop()
