@@ -307,12 +307,12 @@ def test_a_run_triggered_from_the_form_succeeds_and_lands_the_day(
     page.get_by_placeholder("HH:mm").press("Enter")
     dialog.get_by_role("heading").click()
     day = dt.date.fromisoformat(PARTITION)
-    dialog.get_by_text(f"{day:%b %d, %Y} 00:00").wait_for()
+    dialog.get_by_text(f"{day:%b %d, %Y} 00:00").first.wait_for()
     # A paused DAG runs nothing: the form unpauses it (its catch-up ends at PARTITION).
     assert dialog.get_by_role("checkbox", name="Unpause flights_daily on trigger").is_checked()
     screenshot(page, "trigger")
     dialog.get_by_role("button", name="Trigger", exact=True).click()
-    page.get_by_text("Dag Run Triggered").wait_for()
+    page.get_by_text("Dag Run Triggered").first.wait_for()
 
     page.goto(f"{ui.url}/dags/flights_daily/runs")
     manual = page.get_by_role("row").filter(has_text="manual__")

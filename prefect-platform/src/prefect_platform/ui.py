@@ -186,7 +186,8 @@ def main() -> int:
         print("make ui: stopping Prefect ...", flush=True)
         return 0
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C does not cut the stop short
         group.stop()
 
 
