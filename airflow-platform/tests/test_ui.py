@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -174,8 +175,10 @@ def ui(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     tmp = tmp_path_factory.mktemp("airflow-ui")
     home = tmp / "airflow_home"
     home.mkdir()
-    # The migrated metadata DB of the test session (conftest) saves `make setup` a migration.
-    shutil.copy(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db", home / "airflow.db")
+    # The session's migrated, still empty template DB (conftest) saves `make setup` a
+    # migration; not the session's own DB, which holds the other tests' DAG runs.
+    template = Path(os.environ["AIRFLOW_HOME"]) / f"template-airflow-{version('apache-airflow')}.db"
+    shutil.copy(template, home / "airflow.db")
     (home / ".migrated").touch()
     warehouse_url = f"duckdb:///{tmp}/warehouse.duckdb"
     env = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -295,6 +296,7 @@ def test_a_custom_run_from_the_deployment_completes_and_lands_the_day(
     page.wait_for_url("**/flow-run/**")
     page.get_by_text("Task Runs", exact=True).first.wait_for()  # the run's own page
     page.get_by_text("Completed", exact=True).first.wait_for(timeout=RUN_TIMEOUT)
+    page.get_by_text(re.compile(r"^\d+ Task runs?$")).first.wait_for()  # the run's details
     report(
         request.config,
         f"prefect: UI-started run completed after {time.monotonic() - started:.0f} s",
