@@ -15,7 +15,7 @@ PROJECTS := shared $(PLATFORMS)
 DEMO_START ?= 2013-01-01
 DEMO_END ?= 2013-01-07
 
-.PHONY: help bootstrap setup test-all test-tools compare template lint format demo bench clean
+.PHONY: help bootstrap setup test-all test-tools compare template lint format demo bench screenshots clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -73,6 +73,12 @@ template: bootstrap ## Copy one platform out as a project of its own: make templ
 
 bench: bootstrap ## Benchmarks of every project that has them (figures and ratios, not tests)
 	@set -e; for p in $(PROJECTS); do $(MAKE) --no-print-directory -C $$p bench; done
+
+# The web UIs with this pipeline in them, as the READMEs show them (docs/img/*.png): each
+# platform's browser test (tests/test_ui.py) drives its `make ui` in Chromium.
+UI_PLATFORMS := $(filter airflow-platform dagster-platform prefect-platform,$(PLATFORMS))
+screenshots: bootstrap ## Refresh docs/img/ (Airflow, Dagster, Prefect UIs) from their browser tests
+	@set -e; for p in $(UI_PLATFORMS); do $(MAKE) --no-print-directory -C $$p screenshots; done
 
 clean: ## Remove virtual environments, local data and tools
 	@for p in $(PROJECTS); do $(MAKE) --no-print-directory -C $$p clean; done

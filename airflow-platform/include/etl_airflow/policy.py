@@ -9,7 +9,7 @@ The first wait is ``ETL_RETRY_DELAY_SECONDS`` (default 30 s) and doubles per att
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
@@ -54,3 +54,13 @@ def default_args(**overrides: Any) -> dict[str, Any]:
         "retry_policy": RETRY_POLICY,
         **overrides,
     }
+
+
+def end_date() -> datetime:
+    """The last logical date (flight date) flights_daily's schedule covers.
+
+    2013-12-31, or FLIGHTS_DAILY_LAST_DATE: `make ui` sets it to the end of the landed
+    demo week, so that unpausing the DAG in the UI catches up on those days only.
+    """
+    last = date.fromisoformat(os.environ.get("FLIGHTS_DAILY_LAST_DATE", "2013-12-31"))
+    return datetime.combine(last, time(), tzinfo=UTC)
