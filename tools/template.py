@@ -104,6 +104,10 @@ def export(platform: str, dest: Path, *, git: bool = True) -> Path:
     shutil.copytree(ROOT / name, dest / name, ignore=IGNORE, symlinks=True)
     for file in ("pyproject.toml", ".pre-commit-config.yaml", ".gitignore"):
         shutil.copy2(ROOT / file, dest / file)
+    # the platform's UI screenshots, which its README shows from ../docs/img/
+    for image in sorted((ROOT / "docs" / "img").glob(f"{platform}-*.png")):
+        (dest / "docs" / "img").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(image, dest / "docs" / "img" / image.name)
     (dest / "Makefile").write_text(MAKEFILE.format(name=name, label=LABELS[platform]))
     platform_readme = (ROOT / name / "README.md").read_text()
     (dest / "README.md").write_text(

@@ -63,6 +63,10 @@ def test_exported_template_sets_up_and_passes_its_tests(platform: str, tmp_path:
             assert str(ROOT) not in path.read_text(errors="replace"), name
         if name not in generated and not path.is_symlink():
             assert path.read_bytes() == (ROOT / name).read_bytes(), f"{name} differs from the repo"
+    # every image the copy's READMEs show is in the copy
+    for readme in (dest / "README.md", dest / f"{platform}-platform" / "README.md"):
+        for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", readme.read_text()):
+            assert (readme.parent / target).resolve().is_file(), f"{readme.name}: {target}"
     env = {
         k: v
         for k, v in os.environ.items()
@@ -94,7 +98,8 @@ def test_exported_template_sets_up_and_passes_its_tests(platform: str, tmp_path:
     collect = make("test", PYTEST_ADDOPTS="--collect-only -q")
     assert collect.returncode == 0, collect.stdout[-4000:] + collect.stderr[-2000:]
     collected = [int(n) for n in re.findall(r"^(\d+) tests? collected", collect.stdout, re.M)]
-    assert len(collected) == 2 and all(n > 0 for n in collected), collect.stdout[-2000:]
+    assert len(collected) == 2, collect.stdout[-2000:]
+    assert all(n > 0 for n in collected), collect.stdout[-2000:]
     # and one contract test really runs through the platform's runtime in the copy
     one = make(
         "-C",
