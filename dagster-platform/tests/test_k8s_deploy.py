@@ -49,7 +49,12 @@ from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
     QueuedRunCoordinatorDaemon,
 )
 from dagster._grpc.client import DagsterGrpcClient
-from dagster_k8s.job import get_job_name_from_run_id
+from dagster_k8s.job import (
+    DagsterK8sJobConfig,
+    UserDefinedDagsterK8sConfig,
+    construct_dagster_k8s_job,
+    get_job_name_from_run_id,
+)
 from dagster_platform.runs import JOB_NAME, load_definitions
 
 from etl_shared.testing.landing import GOLDEN_DAYS
@@ -365,3 +370,39 @@ def _assert_hardened(manifest: dict[str, Any], core: Any, ns: str, ctx: dict[str
         if "configMapRef" in source:
             data = core.read_namespaced_config_map(source["configMapRef"]["name"], ns).data
             assert "WAREHOUSE_URL" not in data
+
+
+def test_helm_values_give_run_pods_the_launchers_security_context() -> None:
+    """The chart path (not rendered here) sets the same hardening as deploy/dagster.yaml,
+    whose pod the test above runs, and the user is the image's."""
+    from kubernetes import client
+
+    launcher = _instance_config()["run_launcher"]["config"]
+    values = yaml.safe_load((DEPLOY / "values.yaml").read_text())
+    run_k8s = values["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]
+    assert run_k8s["containerConfig"]["securityContext"] == launcher["security_context"]
+    tmp = {m["name"]: m["mountPath"] for m in launcher["volume_mounts"]}["tmp"]
+    assert run_k8s["containerConfig"]["volumeMounts"] == [{"name": "tmp", "mountPath": tmp}]
+    assert run_k8s["podSpecConfig"]["volumes"] == [{"name": "tmp", "emptyDir": {}}]
+    (uid,) = re.findall(r"useradd --uid (\d+)", (ROOT / "Dockerfile").read_text())
+    assert launcher["security_context"]["runAsUser"] == int(uid)
+    # and dagster-k8s builds the chart's runK8sConfig into the run container as given
+    user_config = UserDefinedDagsterK8sConfig(
+        container_config=run_k8s["containerConfig"], pod_spec_config=run_k8s["podSpecConfig"]
+    )
+    job_config = DagsterK8sJobConfig(
+        job_image="image:tag",
+        dagster_home="/opt/dagster/dagster_home",
+        instance_config_map=launcher["instance_config_map"],
+    )
+    job = construct_dagster_k8s_job(
+        job_config,
+        args=["dagster"],
+        job_name="run",
+        user_defined_k8s_config=user_config,
+        pod_name="run",
+        component="run_worker",
+    )
+    manifest = client.ApiClient().sanitize_for_serialization(job)
+    (container,) = manifest["spec"]["template"]["spec"]["containers"]
+    assert container["securityContext"] == launcher["security_context"]
