@@ -235,7 +235,6 @@ def dagster_on_kube(
                 "api": api,
                 "image": image,
                 "warehouse_secret": warehouse_secret,
-                "env_config_map": env_config_map,
                 "warehouse": postgres_warehouse,
             }
     finally:
