@@ -57,3 +57,27 @@ def test_argv_is_command_and_args_or_the_mapped_entrypoint():
     assert kube.container_argv(container(args=["--x"]), mapped) == ["python", "-m", "job", "--x"]
     with pytest.raises(RuntimeError, match="no command or args"):
         kube.container_argv(container())
+
+
+def test_mount_paths_in_env_and_env_from_values_become_the_volumes_folders(tmp_path: Path):
+    """A ConfigMap's `LANDING_DIR=/data/landing` reaches the process as the PVC's folder,
+    as a value in `env` does (there is no mount namespace). The API read is replaced."""
+    from kubernetes import client
+
+    node = kube.TestNode(client.ApiClient(), tmp_path)
+    node._ref = lambda kind, ns, name, key, optional: {  # type: ignore[method-assign]
+        "LANDING_DIR": "/data/landing",
+        "OTHER": "/elsewhere",
+    }
+    container = client.V1Container(
+        name="c",
+        env=[client.V1EnvVar(name="STAGING_DIR", value="/data/staging")],
+        env_from=[client.V1EnvFromSource(config_map_ref=client.V1ConfigMapEnvSource(name="cm"))],
+        volume_mounts=[client.V1VolumeMount(name="etl-data", mount_path="/data")],
+    )
+    pod = client.V1Pod(metadata=client.V1ObjectMeta(name="p", namespace="ns"))
+    mapped = node._mapper(container, {"etl-data": tmp_path / "pvc"})
+    env = node.environment(pod, container, mapped)
+    assert env["LANDING_DIR"] == str(tmp_path / "pvc" / "landing")
+    assert env["STAGING_DIR"] == str(tmp_path / "pvc" / "staging")
+    assert env["OTHER"] == "/elsewhere"

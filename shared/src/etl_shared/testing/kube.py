@@ -24,8 +24,8 @@ after the other as local processes:
   like a kubelet does, plus `PATH`/`HOME`/`LANG`;
 * volumes are local folders: an `emptyDir` is a fresh folder per pod, a
   `persistentVolumeClaim` is `volumes[claimName]` (or `<workdir>/pvc/<claimName>`), a
-  `hostPath` its path. Paths under a container's mount paths in env values and args are
-  rewritten to those folders (there is no mount namespace);
+  `hostPath` its path. Paths under a container's mount paths in env values (`value` and
+  `envFrom` alike) and args are rewritten to those folders (there is no mount namespace);
 * not done: securityContext, resources, probes, images, service-account token mounts and
   the `KUBERNETES_SERVICE_*` variables (a process that calls the API needs a kubeconfig
   in its environment), `kubectl logs`/`exec` (no kubelet API);
@@ -896,7 +896,7 @@ class TestNode:
             else:
                 ref = src.config_map_ref
                 data = self._ref("configmap", ns, ref.name, None, bool(ref.optional))
-            env.update({prefix + k: v for k, v in (data or {}).items()})
+            env.update({prefix + k: mapped(v) for k, v in (data or {}).items()})
         for item in container.env or []:
             if item.value_from is None:
                 env[item.name] = mapped(_expand(item.value or "", env))
