@@ -25,6 +25,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -180,26 +181,35 @@ def k8s_pool(
             worker.wait(5)
 
 
-def _run(pool: K8sPool, day: str) -> Any:
-    """Trigger a flow run of the deployment for `day` and wait until it ends."""
+def _start_run(day: str, env: dict[str, str] | None = None) -> Any:
+    """Trigger a flow run of the deployment for `day` (the worker picks it up)."""
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name(DEPLOYMENT)
-        env = {**deployment.job_variables.get("env", {}), **IMAGE_ENV}
-        run = client.create_flow_run_from_deployment(
-            deployment.id, parameters={"date": day}, job_variables={"env": env}
+        job_env = {**deployment.job_variables.get("env", {}), **IMAGE_ENV, **(env or {})}
+        return client.create_flow_run_from_deployment(
+            deployment.id, parameters={"date": day}, job_variables={"env": job_env}
         )
-        deadline = time.monotonic() + RUN_TIMEOUT
+
+
+def _wait_final(pool: K8sPool, run: Any) -> Any:
+    """The flow run once its state is final (bounded wait)."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    with get_client(sync_client=True) as client:
         while True:
             run = client.read_flow_run(run.id)
             if run.state is not None and run.state.is_final():
                 return run
             if time.monotonic() > deadline:
                 pytest.fail(
-                    f"flow run {run.id} for {day} still {run.state and run.state.name} after "
+                    f"flow run {run.id} still {run.state and run.state.name} after "
                     f"{RUN_TIMEOUT} s; worker log:\n{pool.worker_log.read_text()[-3000:]}\n"
                     f"pods: {[p.metadata.name for p in _pods(pool, run.id)]}"
                 )
             time.sleep(0.5)
+
+
+def _run(pool: K8sPool, day: str) -> Any:
+    return _wait_final(pool, _start_run(day))
 
 
 def _pods(pool: K8sPool, flow_run_id: uuid.UUID) -> list[Any]:
@@ -331,3 +341,50 @@ def test_k8s_failed_pod_records_failed_run(k8s_pool: K8sPool) -> None:
             [dt.date.fromisoformat(MISSING_DAY)],
         )
     assert flights == 0
+
+
+def _flow_run_processes(flow_run_id: uuid.UUID) -> list[int]:
+    """Local processes of the flow run's pod (`flow-run execute` and its engine process)."""
+    marker = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker in (proc / "environ").read_bytes().split(b"\0"):
+                    pids.append(int(proc.name))
+            except OSError:
+                continue  # exited meanwhile
+    return pids
+
+
+def test_k8s_killed_pod_ends_crashed(k8s_pool: K8sPool) -> None:
+    """The pod is killed mid-run (as the OOM killer or a lost node would): its container
+    exits 137, the Job fails (backoffLimit 0) and prefect-kubernetes' observer, in the
+    worker, marks the run `Crashed` from the Job's failure. No `pipeline_runs` row: the
+    process whose hooks would write it is gone."""
+    day = SAMPLE_DAYS[1]
+    counter = k8s_pool.node.volumes[DATA_CLAIM] / "fault-counter"
+    counter.write_text("1")  # the first read fails; the retry waits 30 s: killed meanwhile
+    run = _start_run(
+        day,
+        {
+            "ETL_FAULT_TRANSIENT_SOURCE": "/data/fault-counter",
+            "ETL_FAULT_PARTITIONS": day,
+            "ETL_RETRY_DELAY_SECONDS": "30",
+        },
+    )
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while counter.read_text() != "0":  # the extract task failed once and waits to retry
+        assert time.monotonic() < deadline, f"flow run {run.id} never read the landing file"
+        time.sleep(0.2)
+    pids = _flow_run_processes(run.id)
+    assert pids, f"no local process of flow run {run.id}"
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+
+    run = _wait_final(k8s_pool, run)
+    pod = _pod_of(k8s_pool, run.id)
+    assert run.state.name == "Crashed", run.state
+    terminated = pod.status.container_statuses[0].state.terminated
+    assert (pod.status.phase, terminated.exit_code) == ("Failed", 137)
+    assert _runs(k8s_pool.warehouse_url, day) == []
