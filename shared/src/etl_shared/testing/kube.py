@@ -33,8 +33,9 @@ after the other as local processes:
   but stay Pending, since a process that exits is not restarted in place here;
 * status goes through `pods/status` as a kubelet reports it: `Running` with a container
   status, then `Succeeded`/`Failed` with the container's exit code (which Job
-  `podFailurePolicy` rules match on). A pod being deleted has its process stopped, is
-  marked failed if it was still running, and is removed with grace period 0.
+  `podFailurePolicy` rules match on; killed by signal N: 128 + N). A pod being deleted
+  has its process stopped, is marked failed if it was still running, and is removed
+  with grace period 0.
 
 Each container's output goes to `<workdir>/logs/<namespace>_<pod>.log` (`TestNode.logs`).
 
@@ -962,6 +963,8 @@ class TestNode:
                     with self._lock:
                         self._running[key] = proc
                     exit_code = proc.wait()
+                    if exit_code < 0:  # killed by a signal: 128 + signal, as runtimes report
+                        exit_code = 128 - exit_code
                     with self._lock:
                         self._running.pop(key, None)
                 if exit_code != 0:
