@@ -1,23 +1,25 @@
 """Task defaults: who owns the tasks, and how failures are retried.
 
+The numbers are `etl_shared.policy`'s, mapped onto Airflow: `retries` = attempts - 1,
+`retry_delay` = the first wait (``ETL_RETRY_DELAY_SECONDS``, parsed by etl-shared),
+`retry_exponential_backoff` = the backoff factor, `max_retry_delay` = the last wait.
 Only :class:`etl_shared.errors.TransientSourceError` (what `etl_shared.is_retryable`
 accepts) is worth another attempt; bad data, a failed check or a failed load never gets
 better, so the retry policy fails those at once with the pipeline's own message.
-The first wait is ``ETL_RETRY_DELAY_SECONDS`` (default 30 s) and doubles per attempt.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 
+from etl_shared import policy
 from etl_shared.errors import EtlError, TransientSourceError
 
 OWNER = "data-platform"
-RETRIES = 3
+RETRIES = policy.ATTEMPTS - 1
 
 RETRY_POLICY = ExceptionRetryPolicy(
     rules=[
@@ -38,19 +40,15 @@ RETRY_POLICY = ExceptionRetryPolicy(
 )
 
 
-def retry_delay() -> timedelta:
-    return timedelta(seconds=float(os.environ.get("ETL_RETRY_DELAY_SECONDS", "30")))
-
-
 def default_args(**overrides: Any) -> dict[str, Any]:
     """default_args for every DAG of this project (read from the environment, no I/O)."""
-    delay = retry_delay()
+    retry = policy.retry_policy()
     return {
         "owner": OWNER,
-        "retries": RETRIES,
-        "retry_delay": delay,
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": max(delay * 8, timedelta(seconds=1)),
+        "retries": retry.retries,
+        "retry_delay": timedelta(seconds=retry.first_delay_seconds),
+        "retry_exponential_backoff": retry.backoff_factor,
+        "max_retry_delay": max(timedelta(seconds=retry.max_delay_seconds), timedelta(seconds=1)),
         "retry_policy": RETRY_POLICY,
         **overrides,
     }
