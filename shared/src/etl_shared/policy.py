@@ -96,8 +96,9 @@ MONTHLY_REPORT = Schedule(
 )
 
 
-def yesterday_partition(now: dt.datetime) -> str:
-    """The partition key of the day before `now` in the pipeline's time zone.
+def yesterday_partition(now: dt.datetime, timezone: str = TIMEZONE) -> str:
+    """The partition key of the day before `now` in the pipeline's time zone (`timezone`
+    only where a tool lets a pipeline choose its own, as an EtlPipeline's spec.timeZone).
 
     `now` must carry its time zone (a naive time is ambiguous across the date line).
     The key is not checked against the data's bounds: the caller refuses a day outside
@@ -105,7 +106,7 @@ def yesterday_partition(now: dt.datetime) -> str:
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"yesterday_partition needs an aware datetime, got {now!r}")
-    today = now.astimezone(DAILY.tzinfo).date()
+    today = now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
     return (today - dt.timedelta(days=1)).isoformat()
 
 
