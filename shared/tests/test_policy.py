@@ -79,6 +79,10 @@ def test_the_in_process_runner_follows_the_retry_policy(
     (result,) = run_partitions([GOLDEN_DAYS[0]])
     assert not result.ok
     assert result.attempts == policy.ATTEMPTS
+    from etl_shared.warehouse import open_warehouse
+
+    with open_warehouse(duckdb_warehouse) as wh:  # every attempt updates one row
+        assert wh.query("SELECT status FROM pipeline_runs") == [("failed",)]
 
 
 def test_run_ids_are_platform_prefixed_and_path_safe() -> None:

@@ -84,6 +84,9 @@ def run_partitions(
                         partition,
                         settings=settings,
                         platform=platform,
+                        # one run id for every attempt: a retry updates the run's
+                        # pipeline_runs row instead of leaving a failed row behind
+                        run_id=policy.new_run_id(platform),
                         engine=engine,
                         warehouse=wh,
                     )
