@@ -81,3 +81,13 @@ def test_failure_hook_records_failed_run(
     assert "inside the transaction" in error
     staging = tmp_path / "staging" / DAY
     assert not staging.exists() or not any(staging.iterdir())
+
+
+def test_retry_delay_comes_from_the_environment(monkeypatch) -> None:
+    from dagster_platform.retries import source_retry_policy
+
+    monkeypatch.setenv("ETL_RETRY_DELAY_SECONDS", "7")
+    retry_policy = source_retry_policy()
+    assert retry_policy.delay == 7
+    assert retry_policy.max_retries == ATTEMPTS - 1
+    assert retry_policy.backoff == dg.Backoff.EXPONENTIAL

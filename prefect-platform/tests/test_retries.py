@@ -8,6 +8,7 @@ from prefect_platform import tasks
 from prefect_platform.flows import flights_daily
 
 from etl_shared.errors import MissingPartitionError, SchemaDriftError, TransientSourceError
+from etl_shared.policy import ATTEMPTS
 from etl_shared.testing.landing import GOLDEN_DAYS
 
 DAY = GOLDEN_DAYS[0]
@@ -22,6 +23,16 @@ def test_transient_error_is_retried_then_succeeds(warehouse: str, fault_injectio
     assert runs["extract"].run_count == 3  # two failed attempts, then success
     assert runs["load"].run_count == 1
     assert query(warehouse, "SELECT count(*) FROM flights")[0][0] > 0
+
+
+def test_transient_errors_beyond_the_attempts_fail_the_run(warehouse: str, fault_injection) -> None:  # type: ignore[no-untyped-def]
+    fault_injection.transient_source(times=ATTEMPTS + 2)
+    state = flights_daily(date=DAY, refresh=True, return_state=True)
+    assert state.is_failed()
+    assert isinstance(state.result(raise_on_failure=False), TransientSourceError)
+    runs = task_runs(state.state_details.flow_run_id, expect={"extract"})
+    assert runs["extract"].run_count == ATTEMPTS
+    assert fault_injection.remaining_transient() == 2
 
 
 def test_data_error_is_not_retried(warehouse: str, bad_landing_file) -> None:  # type: ignore[no-untyped-def]
