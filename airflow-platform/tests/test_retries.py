@@ -18,7 +18,7 @@ def duckdb_env(landing_zone: Path, duckdb_warehouse: str, monkeypatch: pytest.Mo
     return duckdb_warehouse
 
 
-def test_transient_source_error_is_retried_by_airflow(
+def test_transient_error_is_retried_then_succeeds(
     airflow_db: Path, duckdb_env: str, fault_injection: Any
 ) -> None:
     from etl_airflow.local import run_partition
@@ -30,20 +30,21 @@ def test_transient_source_error_is_retried_by_airflow(
     assert fault_injection.remaining_transient() == 0
 
 
-def test_transient_errors_beyond_the_retries_fail_the_run(
+def test_transient_errors_beyond_the_attempts_fail_the_run(
     airflow_db: Path, duckdb_env: str, fault_injection: Any
 ) -> None:
     from etl_airflow.local import run_partition
-    from etl_airflow.policy import RETRIES
 
-    fault_injection.transient_source(times=RETRIES + 5)
+    from etl_shared.policy import ATTEMPTS
+
+    fault_injection.transient_source(times=ATTEMPTS + 5)
     result = run_partition(DAY)
     assert not result.ok
-    assert result.tries["extract"] == RETRIES + 1
+    assert result.tries["extract"] == ATTEMPTS
     assert "injected transient fault" in (result.error or "")
 
 
-def test_missing_partition_fails_fast_without_retry(airflow_db: Path, duckdb_env: str) -> None:
+def test_data_error_is_not_retried(airflow_db: Path, duckdb_env: str) -> None:
     from etl_airflow.local import run_partition
 
     result = run_partition(MISSING_DAY)
@@ -72,3 +73,28 @@ def test_retry_delay_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     assert args["retry_delay"].total_seconds() == 7
     assert args["retry_exponential_backoff"] > 1
     assert args["retries"] >= 2
+
+
+def test_failure_hook_records_failed_run(
+    airflow_db: Path, duckdb_env: str, fault_injection: Any, landing_zone: Path
+) -> None:
+    """The on_failure_callback writes the failed run's pipeline_runs row and drops its
+    staging folder."""
+    from etl_airflow.local import run_partition
+
+    from etl_shared.warehouse import open_warehouse
+
+    fault_injection.inside_load()
+    result = run_partition(DAY)
+    assert not result.ok
+    with open_warehouse(duckdb_env) as wh:
+        rows = wh.query(
+            "SELECT status, error FROM pipeline_runs WHERE platform = 'airflow' "
+            "AND partition_date = CAST(? AS DATE) ORDER BY finished_at DESC",
+            [DAY],
+        )
+    assert rows
+    assert rows[0][0] == "failed"
+    assert "injected" in rows[0][1]
+    staging = Path(landing_zone).parent / "staging" / DAY
+    assert not staging.exists() or not any(staging.iterdir())

@@ -186,8 +186,8 @@ def ui(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
         "AIRFLOW_HOME": str(home),
         "ETL_DATA_DIR": str(tmp / "data"),
         "WAREHOUSE_URL": warehouse_url,
-        # Unpausing the DAG (the trigger form does) catches up on 2013-01-01 only; the
-        # run for PARTITION is the one triggered from the form.
+        # Unpausing the DAG (the trigger form does) catches up on the days up to
+        # PARTITION; the test waits for the run triggered from the form.
         "FLIGHTS_DAILY_LAST_DATE": PARTITION,
     }
     port = free_port()
@@ -302,16 +302,18 @@ def test_a_run_triggered_from_the_form_succeeds_and_lands_the_day(
     page.get_by_role("button", name="Trigger Dag").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_text("Single Run", exact=True).click()
-    # The partition is the run's logical date (etl_airflow.runs.partition_of).
+    # A run loads the day before its logical date in the pipeline's time zone
+    # (etl_airflow.runs.partition_of): 12:00 UTC the next day is 07:00 in New York.
+    run_day = dt.date.fromisoformat(PARTITION) + dt.timedelta(days=1)
     dialog.get_by_test_id("datetime-input").click()
-    page.get_by_placeholder("YYYY/MM/DD").fill(PARTITION.replace("-", "/"))
+    page.get_by_placeholder("YYYY/MM/DD").fill(f"{run_day:%Y/%m/%d}")
     page.get_by_placeholder("YYYY/MM/DD").press("Enter")
-    page.get_by_placeholder("HH:mm").fill("00:00")
+    page.get_by_placeholder("HH:mm").fill("12:00")
     page.get_by_placeholder("HH:mm").press("Enter")
     dialog.get_by_role("heading").click()
-    day = dt.date.fromisoformat(PARTITION)
-    dialog.get_by_text(f"{day:%b %d, %Y} 00:00").first.wait_for()
-    # A paused DAG runs nothing: the form unpauses it (its catch-up ends at PARTITION).
+    dialog.get_by_text(f"{run_day:%b %d, %Y} 12:00").first.wait_for()
+    # A paused DAG runs nothing: the form unpauses it (its catch-up ends at PARTITION;
+    # the scheduled run of PARTITION and this one take turns on the DuckDB file).
     assert dialog.get_by_role("checkbox", name="Unpause flights_daily on trigger").is_checked()
     screenshot(page, "trigger")
     dialog.get_by_role("button", name="Trigger", exact=True).click()

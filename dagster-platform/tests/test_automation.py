@@ -2,6 +2,7 @@
 
 import datetime as dt
 import os
+import zoneinfo
 from pathlib import Path
 
 import dagster as dg
@@ -9,6 +10,8 @@ import pytest
 
 from etl_shared.landing import flights_file
 from etl_shared.testing.landing import GOLDEN_DAYS
+
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 
 
 @pytest.fixture
@@ -64,9 +67,17 @@ def test_sensor_requests_a_run_for_each_new_landing_file_and_none_for_old_ones(
 
 def test_daily_schedule_runs_the_previous_day(defs: dg.Definitions) -> None:
     schedule = defs.resolve_schedule_def("flights_daily_schedule")
-    assert schedule.cron_schedule == "0 6 * * *"
     context = dg.build_schedule_context(
-        scheduled_execution_time=dt.datetime(2013, 3, 11, 6, 0, tzinfo=dt.UTC)
+        scheduled_execution_time=dt.datetime(2013, 3, 11, 6, 0, tzinfo=NEW_YORK),
+        repository_def=defs.get_repository_def(),
     )
     (request,) = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2013-03-10"
+    # a tick whose yesterday is outside the data requests nothing
+    late = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2014, 1, 2, 6, 0, tzinfo=NEW_YORK),
+        repository_def=defs.get_repository_def(),
+    )
+    result = schedule.evaluate_tick(late)
+    assert not result.run_requests
+    assert "outside the data" in (result.skip_message or "")

@@ -59,14 +59,6 @@ def test_runs_use_the_in_process_executor(defs: dg.Definitions) -> None:
     assert defs.resolve_implicit_global_asset_job_def().executor_def is dg.in_process_executor
 
 
-def test_source_reads_retry_with_exponential_backoff(defs: dg.Definitions) -> None:
-    landing_file = defs.resolve_asset_graph().get(dg.AssetKey("landing_file")).assets_def
-    policy = landing_file.op.retry_policy
-    assert policy is not None
-    assert (policy.max_retries, policy.backoff) == (3, dg.Backoff.EXPONENTIAL)
-    assert policy.delay == pytest.approx(0.2)  # ETL_RETRY_DELAY_SECONDS from conftest
-
-
 def test_the_reconcile_check_blocks_the_load(defs: dg.Definitions) -> None:
     graph = defs.resolve_asset_graph()
     for key in graph.asset_check_keys:

@@ -75,7 +75,7 @@ def test_helm_values_deploy_this_code_location_with_the_k8s_run_launcher() -> No
     env = {e["name"]: e["value"] for e in deployment["env"]}
     assert env["DAGSTER_DEPLOYMENT"] == "prod"
     secrets = {s["name"] for s in deployment["envSecrets"]}
-    assert secrets == {"dagster-platform-warehouse"}  # holds WAREHOUSE_URL
+    assert secrets == {"etl-warehouse"}  # holds WAREHOUSE_URL
     assert set(PROD_ENV) - set(env) == {"WAREHOUSE_URL"}
     mounts = {m["mountPath"] for m in deployment["volumeMounts"]}
     assert all(any(env[v].startswith(m) for m in mounts) for v in PROD_ENV if v in env)

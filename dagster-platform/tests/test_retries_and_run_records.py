@@ -1,8 +1,10 @@
 """RetryPolicy retries transient source errors only; every run leaves one pipeline_runs row."""
 
 import dagster as dg
+from dagster_platform.defs.hooks import pipeline_run_id
 from dagster_platform.runs import run_partitions
 
+from etl_shared.policy import ATTEMPTS
 from etl_shared.testing.landing import GOLDEN_DAYS, MISSING_DAY
 from tests.helpers import runs_of
 
@@ -24,7 +26,7 @@ def _types(records, event_type: str, step_key: str) -> int:
     )
 
 
-def test_transient_source_error_is_retried_with_backoff_and_recorded_once(
+def test_transient_error_is_retried_then_succeeds(
     defs, instance, landing_zone, duckdb_warehouse, fault_injection, monkeypatch
 ) -> None:
     monkeypatch.setenv("WAREHOUSE_URL", duckdb_warehouse)
@@ -35,11 +37,11 @@ def test_transient_source_error_is_retried_with_backoff_and_recorded_once(
     assert fault_injection.remaining_transient() == 0
     # retried attempts do not record a failure: one row, success, with the Dagster run id
     assert [(r[0], r[1], r[2]) for r in runs_of(duckdb_warehouse, DAY)] == [
-        (run.run_id, "dagster", "success")
+        (pipeline_run_id(run.run_id), "dagster", "success")
     ]
 
 
-def test_non_retryable_error_fails_fast_without_a_retry(
+def test_data_error_is_not_retried(
     defs, instance, landing_zone, duckdb_warehouse, monkeypatch
 ) -> None:
     monkeypatch.setenv("WAREHOUSE_URL", duckdb_warehouse)
@@ -48,25 +50,25 @@ def test_non_retryable_error_fails_fast_without_a_retry(
     assert _types(records, "STEP_UP_FOR_RETRY", "landing_file") == 0
     assert _types(records, "STEP_FAILURE", "landing_file") == 1
     ((run_id, platform, status, error),) = runs_of(duckdb_warehouse, MISSING_DAY)
-    assert (run_id, platform, status) == (run.run_id, "dagster", "failed")
+    assert (run_id, platform, status) == (pipeline_run_id(run.run_id), "dagster", "failed")
     assert "no landing file" in error
     assert MISSING_DAY in error
 
 
-def test_transient_errors_beyond_the_retry_budget_fail_the_run(
+def test_transient_errors_beyond_the_attempts_fail_the_run(
     defs, instance, landing_zone, duckdb_warehouse, fault_injection, monkeypatch
 ) -> None:
     monkeypatch.setenv("WAREHOUSE_URL", duckdb_warehouse)
     fault_injection.transient_source(times=10)
     run, records = _run(defs, instance, DAY)
     assert not run.ok
-    assert _types(records, "STEP_UP_FOR_RETRY", "landing_file") == 3  # max_retries
+    assert _types(records, "STEP_UP_FOR_RETRY", "landing_file") == ATTEMPTS - 1
     ((_, platform, status, error),) = runs_of(duckdb_warehouse, DAY)
     assert (platform, status) == ("dagster", "failed")
     assert "transient" in error
 
 
-def test_load_failure_is_recorded_and_staging_is_cleaned_up(
+def test_failure_hook_records_failed_run(
     defs, instance, landing_zone, duckdb_warehouse, fault_injection, monkeypatch, tmp_path
 ) -> None:
     monkeypatch.setenv("WAREHOUSE_URL", duckdb_warehouse)
@@ -79,3 +81,13 @@ def test_load_failure_is_recorded_and_staging_is_cleaned_up(
     assert "inside the transaction" in error
     staging = tmp_path / "staging" / DAY
     assert not staging.exists() or not any(staging.iterdir())
+
+
+def test_retry_delay_comes_from_the_environment(monkeypatch) -> None:
+    from dagster_platform.retries import source_retry_policy
+
+    monkeypatch.setenv("ETL_RETRY_DELAY_SECONDS", "7")
+    retry_policy = source_retry_policy()
+    assert retry_policy.delay == 7
+    assert retry_policy.max_retries == ATTEMPTS - 1
+    assert retry_policy.backoff == dg.Backoff.EXPONENTIAL

@@ -25,7 +25,7 @@ def test_cronjob_carries_every_field_of_the_spec(example):
     assert spec["successfulJobsHistoryLimit"] == 3
     assert spec["failedJobsHistoryLimit"] == 3
     job = spec["jobTemplate"]["spec"]
-    assert job["backoffLimit"] == 2
+    assert job["backoffLimit"] == 3
     assert job["activeDeadlineSeconds"] == 3600
     assert job["ttlSecondsAfterFinished"] == 86400
     assert job["podFailurePolicy"]["rules"][0] == {
@@ -44,7 +44,7 @@ def test_cronjob_carries_every_field_of_the_spec(example):
     assert env["ETL_TIMEZONE"]["value"] == "America/New_York"
     assert env["ETL_RETRY_DELAY_SECONDS"]["value"] == "30"
     assert env["WAREHOUSE_URL"]["valueFrom"] == {
-        "secretKeyRef": {"name": "etl-warehouse", "key": "url"}
+        "secretKeyRef": {"name": "etl-warehouse", "key": "WAREHOUSE_URL"}
     }
     assert c["resources"] == {
         "requests": {"cpu": "250m", "memory": "512Mi"},
@@ -86,7 +86,7 @@ def test_backfill_range_becomes_an_indexed_job(example):
     assert job["spec"]["completionMode"] == "Indexed"
     assert job["spec"]["completions"] == 7
     assert job["spec"]["parallelism"] == 3
-    assert job["spec"]["backoffLimitPerIndex"] == 2
+    assert job["spec"]["backoffLimitPerIndex"] == 3
     assert job["spec"]["podFailurePolicy"]["rules"][0]["action"] == "FailIndex"
     c = job["spec"]["template"]["spec"]["containers"][0]
     assert c["args"] == ["--start", "2013-01-01", "--end", "2013-01-07"]
@@ -123,8 +123,8 @@ def test_children_are_owned_by_the_pipeline_so_deletion_cleans_up(example):
 
 def test_defaults_fill_a_minimal_spec():
     cj = builders.build_cronjob(pipeline({"image": "etl:1"}))
-    assert cj["spec"]["timeZone"] == "UTC"
-    assert cj["spec"]["schedule"] == "0 2 * * *"
+    assert cj["spec"]["timeZone"] == "America/New_York"  # etl_shared.policy.DAILY
+    assert cj["spec"]["schedule"] == "0 6 * * *"
     env = {
         e["name"]
         for e in cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]

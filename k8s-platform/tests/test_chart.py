@@ -317,7 +317,7 @@ def test_plain_cronjob_runs_the_same_container_as_the_operators_cronjob():
         "spec": {
             "image": "ghcr.io/example/etl-pipeline:0.1.0",
             "timeZone": "America/New_York",
-            "warehouseSecretRef": {"name": "etl-warehouse", "key": "url"},
+            "warehouseSecretRef": {"name": "etl-warehouse", "key": "WAREHOUSE_URL"},
             "dataVolumeClaim": "etl-data",
         },
     }

@@ -30,6 +30,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from etl_shared import policy
+
 TARGET = Path(__file__).with_name("k8s-base-job-template.json")
 WORKER_VALUES = Path(__file__).with_name("prefect-worker-values.yaml")
 # The namespace the flow runs go to: the work pool's default, the worker chart's Role and
@@ -63,7 +65,7 @@ def build() -> dict[str, Any]:
         "title": "Warehouse secret",
         "description": "Secret whose keys become env vars of the flow run (WAREHOUSE_URL).",
         "type": "string",
-        "default": "etl-warehouse",
+        "default": policy.WAREHOUSE_SECRET,
     }
     props["data_claim"] = {
         "title": "Data volume claim",

@@ -62,7 +62,7 @@ def test_prefect_deploy_registers_daily_cron_on_kubernetes_pool() -> None:
         back = client.read_deployment_by_name("backfill/backfill")
     assert daily.work_pool_name == back.work_pool_name == "k8s-pipelines"
     ((schedule,),) = [daily.schedules]
-    assert schedule.schedule.cron == "0 6 * * *"
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 6 * * *", "America/New_York")
     assert schedule.active
     assert daily.job_variables["image"] == "registry.example/prefect-platform:test"
     assert daily.pull_steps == [

@@ -18,7 +18,7 @@ from etl_shared.testing.landing import GOLDEN_DAYS, MISSING_DAY
 DAY = GOLDEN_DAYS[0]
 
 
-def test_successful_run_is_recorded_by_the_completion_hook(warehouse: str) -> None:
+def test_success_hook_records_run(warehouse: str) -> None:
     state = flights_daily(date=DAY, return_state=True)
     assert state.is_completed(), state.message
     flow_run_id = state.state_details.flow_run_id
@@ -35,7 +35,7 @@ def test_successful_run_is_recorded_by_the_completion_hook(warehouse: str) -> No
     assert counts["loaded"] > 0
 
 
-def test_failed_run_is_recorded_and_raises_an_alert(warehouse: str) -> None:
+def test_failure_hook_records_failed_run(warehouse: str) -> None:
     state = flights_daily(date=MISSING_DAY, return_state=True)
     assert state.is_failed()
     flow_run_id = state.state_details.flow_run_id
@@ -72,7 +72,7 @@ def test_alert_file_location_comes_from_the_environment(
 
 
 def test_scheduled_run_without_date_loads_the_previous_day() -> None:
-    scheduled = dt.datetime(2013, 1, 6, 6, 0, tzinfo=dt.UTC)
+    scheduled = dt.datetime(2013, 1, 6, 11, 0, tzinfo=dt.UTC)  # 06:00 New York
     assert partition_of(None, scheduled) == "2013-01-05"
     assert partition_of("2013-03-01", scheduled) == "2013-03-01"
 

@@ -8,14 +8,13 @@ from prefect_platform import tasks
 from prefect_platform.flows import flights_daily
 
 from etl_shared.errors import MissingPartitionError, SchemaDriftError, TransientSourceError
+from etl_shared.policy import ATTEMPTS
 from etl_shared.testing.landing import GOLDEN_DAYS
 
 DAY = GOLDEN_DAYS[0]
 
 
-def test_transient_source_error_is_retried_until_it_succeeds(
-    warehouse: str, fault_injection
-) -> None:  # type: ignore[no-untyped-def]
+def test_transient_error_is_retried_then_succeeds(warehouse: str, fault_injection) -> None:  # type: ignore[no-untyped-def]
     fault_injection.transient_source(times=2)
     state = flights_daily(date=DAY, refresh=True, return_state=True)
     assert state.is_completed(), state.message
@@ -26,7 +25,17 @@ def test_transient_source_error_is_retried_until_it_succeeds(
     assert query(warehouse, "SELECT count(*) FROM flights")[0][0] > 0
 
 
-def test_non_transient_error_fails_fast_without_retry(warehouse: str, bad_landing_file) -> None:  # type: ignore[no-untyped-def]
+def test_transient_errors_beyond_the_attempts_fail_the_run(warehouse: str, fault_injection) -> None:  # type: ignore[no-untyped-def]
+    fault_injection.transient_source(times=ATTEMPTS + 2)
+    state = flights_daily(date=DAY, refresh=True, return_state=True)
+    assert state.is_failed()
+    assert isinstance(state.result(raise_on_failure=False), TransientSourceError)
+    runs = task_runs(state.state_details.flow_run_id, expect={"extract"})
+    assert runs["extract"].run_count == ATTEMPTS
+    assert fault_injection.remaining_transient() == 2
+
+
+def test_data_error_is_not_retried(warehouse: str, bad_landing_file) -> None:  # type: ignore[no-untyped-def]
     bad_landing_file(DAY, [], header=["year", "month", "day"], keep_original=False)
     state = flights_daily(date=DAY, refresh=True, return_state=True)
     assert state.is_failed()
@@ -45,11 +54,10 @@ def test_retry_condition_accepts_only_transient_errors() -> None:
         assert not tasks.retry_transient_only(tasks.extract, None, failed(exc))  # type: ignore[arg-type]
 
 
-def test_retry_delays_back_off_exponentially_from_the_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_retry_delay_comes_from_the_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("ETL_RETRY_DELAY_SECONDS", "2")
-    monkeypatch.setenv("ETL_RETRIES", "4")
     configured = tasks.configured(tasks.extract)
-    assert configured.retries == 4
-    assert configured.retry_delay_seconds == [2.0, 4.0, 8.0, 16.0]
+    assert configured.retries == 3
+    assert configured.retry_delay_seconds == [2.0, 4.0, 8.0]
     assert configured.retry_condition_fn is tasks.retry_transient_only
     assert tasks.extract.retry_delay_seconds == [30.0, 60.0, 120.0]  # the production default

@@ -32,6 +32,7 @@ CONCEPTS = [
     "a deployment",
     "the UI",
     "the tests",
+    "shared policy",
 ]
 PLATFORMS = ["Airflow", "Dagster", "Prefect", "Kubernetes"]
 

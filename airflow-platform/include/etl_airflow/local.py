@@ -25,6 +25,7 @@ from typing import Any
 from etl_shared.config import Settings, check_warehouse_url
 from etl_shared.errors import EXIT_BAD_ARGS, EtlError, InvalidPartitionError, one_line
 from etl_shared.partitions import date_range, partition_key
+from etl_shared.policy import DAILY as DAILY_SCHEDULE
 
 DAILY = "flights_daily"
 REPORT = "carrier_report_monthly"
@@ -100,7 +101,7 @@ def run_partition(partition: str) -> DagRunResult:
     except InvalidPartitionError as exc:
         return DagRunResult(str(partition), False, "", "refused", str(exc), 0.0, {})
     dag = get_dag(DAILY)
-    logical = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
+    logical = scheduled_run_time(day)
     started = time.perf_counter()
     with warehouse_connection() as url:
         dr = dag.test(logical_date=logical)
@@ -119,6 +120,17 @@ def run_partition(partition: str) -> DagRunResult:
     return DagRunResult(day, ok, dr.run_id, state, error, time.perf_counter() - started, tries)
 
 
+def scheduled_run_time(partition: str) -> dt.datetime:
+    """The logical date of the scheduled run that loads `partition`: the first time the
+    shared daily schedule fires after that day ends in the pipeline's time zone (06:00
+    New York on the next day), so a local run and a catch-up run are the same DAG run."""
+    from croniter import croniter
+
+    day_after = dt.date.fromisoformat(partition) + dt.timedelta(days=1)
+    midnight = dt.datetime.combine(day_after, dt.time(), DAILY_SCHEDULE.tzinfo)
+    return croniter(DAILY_SCHEDULE.cron, midnight - dt.timedelta(seconds=1)).get_next(dt.datetime)
+
+
 def run_report(month: str | None = None) -> Any:
     """One DAG run of carrier_report_monthly (month from conf, else the latest asset event)."""
     dag = get_dag(REPORT)
@@ -129,9 +141,10 @@ def run_report(month: str | None = None) -> Any:
 def _failure_reason(dr: Any, day: str, url: str) -> str:
     """The error the failed run recorded in pipeline_runs (Airflow keeps it in the logs only)."""
     from etl_airflow.runs import PLATFORM
+    from etl_shared import policy
     from etl_shared.warehouse import open_warehouse
 
-    run_id = f"{PLATFORM}-" + "".join(c if c.isalnum() or c in "_.-" else "_" for c in dr.run_id)
+    run_id = policy.run_id_for(PLATFORM, dr.run_id)
     try:
         with open_warehouse(url) as wh:
             rows = wh.query(

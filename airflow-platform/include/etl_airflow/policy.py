@@ -1,23 +1,27 @@
 """Task defaults: who owns the tasks, and how failures are retried.
 
+The numbers are `etl_shared.policy`'s, mapped onto Airflow: `retries` = attempts - 1,
+`retry_delay` = the first wait (``ETL_RETRY_DELAY_SECONDS``, parsed by etl-shared),
+`retry_exponential_backoff` = the backoff factor, `max_retry_delay` = the last wait.
 Only :class:`etl_shared.errors.TransientSourceError` (what `etl_shared.is_retryable`
 accepts) is worth another attempt; bad data, a failed check or a failed load never gets
 better, so the retry policy fails those at once with the pipeline's own message.
-The first wait is ``ETL_RETRY_DELAY_SECONDS`` (default 30 s) and doubles per attempt.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 
+from etl_shared import policy
 from etl_shared.errors import EtlError, TransientSourceError
+from etl_shared.partitions import LAST_PARTITION
 
 OWNER = "data-platform"
-RETRIES = 3
+RETRIES = policy.ATTEMPTS - 1
 
 RETRY_POLICY = ExceptionRetryPolicy(
     rules=[
@@ -38,29 +42,28 @@ RETRY_POLICY = ExceptionRetryPolicy(
 )
 
 
-def retry_delay() -> timedelta:
-    return timedelta(seconds=float(os.environ.get("ETL_RETRY_DELAY_SECONDS", "30")))
-
-
 def default_args(**overrides: Any) -> dict[str, Any]:
     """default_args for every DAG of this project (read from the environment, no I/O)."""
-    delay = retry_delay()
+    retry = policy.retry_policy()
     return {
         "owner": OWNER,
-        "retries": RETRIES,
-        "retry_delay": delay,
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": max(delay * 8, timedelta(seconds=1)),
+        "retries": retry.retries,
+        "retry_delay": timedelta(seconds=retry.first_delay_seconds),
+        "retry_exponential_backoff": retry.backoff_factor,
+        "max_retry_delay": max(timedelta(seconds=retry.max_delay_seconds), timedelta(seconds=1)),
         "retry_policy": RETRY_POLICY,
         **overrides,
     }
 
 
 def end_date() -> datetime:
-    """The last logical date (flight date) flights_daily's schedule covers.
+    """The end of flights_daily's schedule: the day after the run that loads the last
+    partition (each run loads the day before it), in the policy's time zone.
 
-    2013-12-31, or FLIGHTS_DAILY_LAST_DATE: `make ui` sets it to the end of the landed
-    demo week, so that unpausing the DAG in the UI catches up on those days only.
+    The last partition is the data's last day, or FLIGHTS_DAILY_LAST_DATE: `make ui` sets
+    it to the end of the landed demo week, so that unpausing the DAG in the UI catches up
+    on those days only.
     """
-    last = date.fromisoformat(os.environ.get("FLIGHTS_DAILY_LAST_DATE", "2013-12-31"))
-    return datetime.combine(last, time(), tzinfo=UTC)
+    last = os.environ.get("FLIGHTS_DAILY_LAST_DATE")
+    day = date.fromisoformat(last) if last else LAST_PARTITION
+    return datetime.combine(day + timedelta(days=2), time(), tzinfo=policy.DAILY.tzinfo)

@@ -8,13 +8,12 @@ a cleared-and-rerun DAG run gets a new one (the clear number is appended).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from etl_airflow.engine import shared_engine
-from etl_shared import steps
+from etl_shared import policy, steps
 from etl_shared.config import Settings
 from etl_shared.errors import InvalidPartitionError
 from etl_shared.partitions import partition_key
@@ -25,7 +24,9 @@ PLATFORM = "airflow"
 
 
 def partition_of(context: Any) -> str:
-    """The flight date this DAG run processes: conf `partition`, else the logical date.
+    """The flight date this DAG run processes: conf `partition`, else the day before the
+    run's logical date in the pipeline's time zone (`etl_shared.policy.yesterday_partition`:
+    the 06:00 run of 2013-01-06 loads 2013-01-05).
 
     Raises InvalidPartitionError for a day outside the data (the task, and the run, fail).
     """
@@ -36,12 +37,12 @@ def partition_of(context: Any) -> str:
     logical = dag_run.logical_date
     if logical is None:
         raise ValueError("flights_daily needs a logical date or conf {'partition': 'YYYY-MM-DD'}")
-    return partition_key(logical.astimezone(dt.UTC).date())
+    return partition_key(policy.yesterday_partition(logical))
 
 
 def pipeline_run_id(context: Any) -> str:
     dag_run = context["dag_run"]
-    run_id = f"{PLATFORM}-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", dag_run.run_id)
+    run_id = policy.run_id_for(PLATFORM, dag_run.run_id)
     clear_number = getattr(dag_run, "clear_number", 0) or 0
     return f"{run_id}-r{clear_number}" if clear_number else run_id
 
@@ -84,7 +85,7 @@ def record_success(ref: dict[str, Any], context: Any) -> None:
         ref=ref,
     )
     with warehouse() as wh:
-        steps.record_run(record, warehouse=wh)
+        policy.record_run(record, warehouse=wh)
 
 
 def record_failure(context: Any) -> None:
@@ -100,20 +101,19 @@ def record_failure(context: Any) -> None:
         return
     s = settings()
     run_id = pipeline_run_id(context)
-    staging = StageRef(partition, run_id, "", stage_dir=str(s.staging_dir / partition / run_id))
-    steps.cleanup(staging, engine=shared_engine())
+    stage_dir = policy.staging_path(s.staging_dir, partition, run_id)
+    steps.cleanup(StageRef(partition, run_id, "", stage_dir=str(stage_dir)), engine=shared_engine())
     error = context.get("exception")
-    record = steps.run_record(
+    # skipped when the warehouse is what failed: nowhere to record it then
+    policy.record_failed_run(
         run_id=run_id,
         platform=PLATFORM,
         partition=partition,
         started_at=started_at(context),
-        status="failed",
         ref=_last_ref(context),
         error=error if error is not None else f"task {context['ti'].task_id} failed",
+        settings=s,
     )
-    # a failure to reach the warehouse is itself the error: nowhere to record it then
-    steps.record_run(record, settings=s)
 
 
 def _last_ref(context: Any) -> dict[str, Any] | None:

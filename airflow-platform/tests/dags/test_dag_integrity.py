@@ -43,9 +43,11 @@ def test_every_dag_has_tags_owner_and_retries(dagbag) -> None:  # type: ignore[n
 def test_daily_dag_reads_like_the_pipeline(dagbag) -> None:  # type: ignore[no-untyped-def]
     dag = dagbag.dags["flights_daily"]
     assert dag.catchup
+    # each run loads the day before it: from the run of 2013-01-02 (loads 2013-01-01) to
+    # the run of 2014-01-01 (loads 2013-12-31); tests/test_policy.py checks the times
     assert (dag.start_date.date().isoformat(), dag.end_date.date().isoformat()) == (
-        "2013-01-01",
-        "2013-12-31",
+        "2013-01-02",
+        "2014-01-02",
     )
     order = [
         "extract",

@@ -1,5 +1,9 @@
 """Which errors Dagster retries: transient source errors only, with exponential backoff.
 
+The numbers are `etl_shared.policy`'s: `max_retries` = attempts - 1, `delay` = the first
+wait (``ETL_RETRY_DELAY_SECONDS``, parsed by etl-shared), `Backoff.EXPONENTIAL` for the
+factor 2 (Dagster's own curve: the n-th retry waits delay * (2**n - 1)).
+
 Every asset runs its etl-shared step inside :func:`fail_fast_unless_retryable`. An error
 that another attempt may cure (`etl_shared.errors.is_retryable`) propagates as-is, so the
 asset's RetryPolicy retries it; any other error (bad data, a missing file, a failed
@@ -9,26 +13,22 @@ at once.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
 
+from etl_shared import policy
 from etl_shared.errors import EtlError, is_retryable
 
-MAX_RETRIES = 3
-
-
-def retry_delay_seconds() -> float:
-    """First retry delay, from ETL_RETRY_DELAY_SECONDS (tests set ~1); doubles each time."""
-    return float(os.environ.get("ETL_RETRY_DELAY_SECONDS", "30"))
+MAX_RETRIES = policy.ATTEMPTS - 1
 
 
 def source_retry_policy() -> dg.RetryPolicy:
     # Read when the definitions load, so the code location's environment decides.
+    retry = policy.retry_policy()
     return dg.RetryPolicy(
-        max_retries=MAX_RETRIES, delay=retry_delay_seconds(), backoff=dg.Backoff.EXPONENTIAL
+        max_retries=retry.retries, delay=retry.first_delay_seconds, backoff=dg.Backoff.EXPONENTIAL
     )
 
 

@@ -23,6 +23,8 @@ from typing import Any
 
 from croniter import croniter
 
+from etl_shared import policy
+
 GROUP = "etl.example.com"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -43,19 +45,21 @@ ANNOTATION_PARTITIONS = f"{GROUP}/partitions"
 MANAGED_BY = "etl-pipeline-operator"
 MAX_BACKFILL_DAYS = 366
 
+# The schedule, time zone, attempts (backoffLimit = retries) and first retry delay are
+# etl_shared.policy's; the CRD's defaults and the chart's values equal them (tests/test_policy.py).
 DEFAULTS: dict[str, Any] = {
-    "schedule": "0 2 * * *",
-    "timeZone": "UTC",
+    "schedule": policy.DAILY.cron,
+    "timeZone": policy.DAILY.timezone,
     "suspend": False,
     "imagePullPolicy": "IfNotPresent",
     "concurrencyPolicy": "Forbid",
-    "backoffLimit": 2,
+    "backoffLimit": policy.ATTEMPTS - 1,
     "activeDeadlineSeconds": 3600,
     "startingDeadlineSeconds": 600,
     "ttlSecondsAfterFinished": 86400,
     "successfulJobsHistoryLimit": 3,
     "failedJobsHistoryLimit": 3,
-    "retryDelaySeconds": 30,
+    "retryDelaySeconds": int(policy.DEFAULT_RETRY_DELAY_SECONDS),
     "resources": {
         "requests": {"cpu": "250m", "memory": "512Mi"},
         "limits": {"cpu": "1", "memory": "1Gi"},
@@ -216,7 +220,12 @@ def container_env(name: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
         env.append(
             {
                 "name": "WAREHOUSE_URL",
-                "valueFrom": {"secretKeyRef": {"name": ref["name"], "key": ref.get("key", "url")}},
+                "valueFrom": {
+                    "secretKeyRef": {
+                        "name": ref["name"],
+                        "key": ref.get("key", policy.WAREHOUSE_SECRET_KEY),
+                    }
+                },
             }
         )
     return env

@@ -5,9 +5,12 @@
     etl-k8s-job --start S --end E          a backfill index: S + $JOB_COMPLETION_INDEX days
 
 It runs the etl-shared chain in-process (`etl_shared.runner`, platform `k8s`), which
-records the run in `pipeline_runs`. Transient source errors are retried there with
-exponential backoff ($ETL_RETRY_DELAY_SECONDS, doubled each time); other errors exit
-with code 3, which the Job's pod failure policy turns into "fail now, do not retry".
+records the run in `pipeline_runs`. Transient source errors are retried there as
+`etl_shared.policy` says (4 attempts in all, the first wait $ETL_RETRY_DELAY_SECONDS,
+doubled each time); any other error, and a transient one still failing after the last
+attempt, exits with code 3, which the Job's pod failure policy turns into "fail now, do
+not retry": a retryable error gets the policy's attempts, not attempts x backoffLimit.
+The Job's backoffLimit (the policy's retries) is for pods that die (OOM, a lost node).
 
 Bad arguments and settings are refused before anything runs, with the one line every
 entry point prints (`error: ...`) and the same code 3 (a retry cannot cure them): a date
@@ -23,16 +26,15 @@ import argparse
 import datetime as dt
 import os
 import sys
-import zoneinfo
 
+from etl_shared import policy
 from etl_shared.config import Settings, check_warehouse_url
-from etl_shared.errors import EtlError, InvalidPartitionError, is_retryable, one_line
+from etl_shared.errors import EtlError, InvalidPartitionError, one_line
 from etl_shared.partitions import partition_key
 from etl_shared.runner import run_partitions
 from k8s_platform.builders import EXIT_NOT_RETRYABLE
 
 PLATFORM = "k8s"
-EXIT_RETRIES_EXHAUSTED = 75  # EX_TEMPFAIL: the Job's backoffLimit may try again later
 WAREHOUSE_SOURCE = "WAREHOUSE_URL (the EtlPipeline's spec.warehouseSecretRef)"
 
 
@@ -46,10 +48,10 @@ def resolve_partition(
     """The partition this pod runs, from its arguments and environment."""
     env = os.environ if environ is None else environ
     if date:
-        if date == "yesterday":
-            tz = zoneinfo.ZoneInfo(env.get("ETL_TIMEZONE") or "UTC")
-            today = (now or dt.datetime.now(dt.UTC)).astimezone(tz).date()
-            return (today - dt.timedelta(days=1)).isoformat()  # main() checks its bounds
+        if date == "yesterday":  # main() checks its bounds
+            return policy.yesterday_partition(
+                now or dt.datetime.now(dt.UTC), env.get("ETL_TIMEZONE") or policy.TIMEZONE
+            )
         return partition_key(date)
     if start and end:
         raw = env.get("JOB_COMPLETION_INDEX")
@@ -68,7 +70,7 @@ def resolve_partition(
     raise InvalidPartitionError("give --date, or --start and --end with JOB_COMPLETION_INDEX")
 
 
-def run(partition: str, *, attempts: int = 3) -> int:
+def run(partition: str, *, attempts: int = policy.ATTEMPTS) -> int:
     """Run one partition with retries of transient errors; return the process exit code."""
     (result,) = run_partitions([partition], platform=PLATFORM, attempts=attempts)
     if result.ok and result.ref is not None:
@@ -84,7 +86,7 @@ def run(partition: str, *, attempts: int = 3) -> int:
         f"partition {partition} failed after {result.attempts} attempt(s): {type(exc).__name__}: {exc}",
         file=sys.stderr,
     )
-    return EXIT_RETRIES_EXHAUSTED if exc is not None and is_retryable(exc) else EXIT_NOT_RETRYABLE
+    return EXIT_NOT_RETRYABLE  # the attempts are spent: the Job must not multiply them
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--date", help="YYYY-MM-DD or 'yesterday' (in $ETL_TIMEZONE)")
     parser.add_argument("--start", help="first day of the backfill (Indexed Job)")
     parser.add_argument("--end", help="last day of the backfill (Indexed Job)")
-    parser.add_argument("--attempts", type=int, default=int(os.environ.get("ETL_ATTEMPTS", "3")))
+    parser.add_argument("--attempts", type=int, default=policy.ATTEMPTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         partition = partition_key(resolve_partition(args.date, args.start, args.end))

@@ -2,13 +2,13 @@
 
 | variable                  | default                          | meaning |
 | ------------------------- | -------------------------------- | ------- |
-| `ETL_RETRY_DELAY_SECONDS` | `30`                             | first retry delay; later ones double (exponential backoff) |
-| `ETL_RETRIES`             | `3`                              | retries of a step after a transient source error |
+| `ETL_RETRY_DELAY_SECONDS` | `30`                             | first retry delay; later ones double (`etl_shared.policy`) |
 | `ETL_ALERT_FILE`          | `$ETL_DATA_DIR/alerts.jsonl`     | where a failed run's alert is appended (one JSON line) |
 | `BACKFILL_MAX_WORKERS`    | `2`                              | partitions a backfill runs at the same time |
 
 The pipeline's own settings (`LANDING_DIR`, `WAREHOUSE_URL`, `STAGING_DIR`) are read by
-`etl_shared.config.Settings.from_env()`.
+`etl_shared.config.Settings.from_env()`; the retry policy (attempts, backoff, the first
+delay's `ETL_RETRY_DELAY_SECONDS`) by `etl_shared.policy.retry_policy()`.
 """
 
 from __future__ import annotations
@@ -17,14 +17,6 @@ import os
 from pathlib import Path
 
 PLATFORM = "prefect"
-
-
-def retries() -> int:
-    return int(os.environ.get("ETL_RETRIES", "3"))
-
-
-def retry_delay_seconds() -> float:
-    return float(os.environ.get("ETL_RETRY_DELAY_SECONDS", "30"))
 
 
 def backfill_max_workers() -> int:

@@ -27,8 +27,7 @@ from prefect.logging.loggers import flow_run_logger, get_logger
 from prefect.states import State
 from prefect.transactions import Transaction
 
-from etl_shared import steps
-from etl_shared.errors import WarehouseUnavailableError
+from etl_shared import policy, steps
 from etl_shared.stage import StageRef
 from prefect_platform import config
 
@@ -40,19 +39,20 @@ log = get_logger("prefect_platform.hooks")
 # ----------------------------------------------------------------------- helpers
 def run_id_of(flow_run: FlowRun) -> str:
     """The `pipeline_runs.run_id` (and staging run id) of a flow run."""
-    return f"{config.PLATFORM}-{flow_run.id}"
+    return policy.run_id_for(config.PLATFORM, str(flow_run.id))
 
 
 def partition_of(date: str | dt.date | None, scheduled: dt.datetime | None) -> str | None:
-    """The partition a run loads: `date` when given, else the day before the scheduled time.
+    """The partition a run loads: `date` when given, else the day before the scheduled time
+    in the pipeline's time zone (`etl_shared.policy.yesterday_partition`).
 
-    A scheduled (cron) run passes no date: at 06:00 it loads yesterday's file.
+    A scheduled (cron) run passes no date: at 06:00 New York time it loads yesterday's file.
     """
     if date:
         return date.isoformat() if isinstance(date, dt.date) else str(date)
     if scheduled is None:
         return None
-    return (scheduled.astimezone(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
+    return policy.yesterday_partition(scheduled)
 
 
 def _partition_of(flow_run: FlowRun) -> str | None:
@@ -87,7 +87,7 @@ def record_success(flow: Any, flow_run: FlowRun, state: State) -> None:
     partition = _partition_of(flow_run)
     if partition is None:
         return
-    steps.record_run(
+    policy.record_run(
         steps.run_record(
             run_id=run_id_of(flow_run),
             platform=config.PLATFORM,
@@ -114,18 +114,13 @@ def record_failure(flow: Any, flow_run: FlowRun, state: State) -> None:
     error = _exception_of(state)
     if _refused(flow, flow_run, error):
         return
-    if isinstance(error, WarehouseUnavailableError):
-        return  # nowhere to record it; the alert still goes out
-    try:
-        steps.record_run(
-            steps.run_record(
-                run_id=run_id_of(flow_run),
-                platform=config.PLATFORM,
-                partition=partition,
-                started_at=_started_at(flow_run),
-                status="failed",
-                error=error,
-            )
+    try:  # skipped when the warehouse is what failed; the alert still goes out
+        policy.record_failed_run(
+            run_id=run_id_of(flow_run),
+            platform=config.PLATFORM,
+            partition=partition,
+            started_at=_started_at(flow_run),
+            error=error,
         )
     except Exception as exc:  # e.g. an invalid partition argument: still alert
         flow_run_logger(flow_run, flow).error("could not record the failed run: %s", exc)

@@ -1,6 +1,7 @@
 """Serve the flows from this process (local use, no work pool): `python -m prefect_platform.serve`.
 
-`flights_daily` runs every day at 06:00 UTC for the previous day; `backfill` runs on
+`flights_daily` runs on etl-shared's daily schedule (06:00 America/New_York) for the
+previous day; `backfill` runs on
 demand (`prefect deployment run backfill/backfill-local -p start=... -p end=...`).
 Point PREFECT_API_URL at a server (`make ui`) to see and trigger the runs in the UI.
 """
@@ -9,14 +10,18 @@ from __future__ import annotations
 
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron
 
+from etl_shared import policy
 from prefect_platform.flows import backfill, flights_daily
 
 
 def deployments() -> list[RunnerDeployment]:
     return [
         flights_daily.to_deployment(
-            name="flights-daily-local", cron="0 6 * * *", tags=["nycflights13", "local"]
+            name="flights-daily-local",
+            schedules=[Cron(policy.DAILY.cron, timezone=policy.DAILY.timezone)],
+            tags=["nycflights13", "local"],
         ),
         backfill.to_deployment(name="backfill-local", tags=["nycflights13", "local"]),
     ]

@@ -3,8 +3,9 @@
 Only the small `StageRef` dict travels between tasks (it is what Prefect sees as the
 task's result); the rows stay in the staging folder `$STAGING_DIR/<partition>/<run_id>/`.
 
-Retries: every step retries up to `ETL_RETRIES` times with exponential backoff starting at
-`ETL_RETRY_DELAY_SECONDS`, but only for errors `etl_shared.errors.is_retryable` accepts
+Retries: `etl_shared.policy`'s, mapped onto Prefect: `retries` = attempts - 1 and
+`retry_delay_seconds` = the list of waits (the first one `ETL_RETRY_DELAY_SECONDS`, then
+times the backoff factor), but only for errors `etl_shared.errors.is_retryable` accepts
 (a transient source error); bad data, a missing file or a failed check fail at once.
 The decorators carry the production defaults; `configured()` re-reads the environment
 when a flow runs, so tests and game days can shorten the delays without re-importing.
@@ -22,12 +23,10 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
-from prefect.tasks import exponential_backoff
 from prefect.transactions import get_transaction
 
-from etl_shared import steps
+from etl_shared import policy, steps
 from etl_shared.errors import is_retryable
-from prefect_platform import config
 from prefect_platform.cache import partition_cache_key
 from prefect_platform.hooks import STAGE_KEY, discard_staging, drop_staging
 
@@ -43,9 +42,10 @@ def retry_transient_only(task: Task, task_run: TaskRun, state: State) -> bool:
     return False
 
 
+_PRODUCTION = policy.retry_policy({})  # the defaults, whatever this process's environment
 RETRY_POLICY: dict[str, Any] = dict(
-    retries=3,
-    retry_delay_seconds=exponential_backoff(backoff_factor=30),
+    retries=_PRODUCTION.retries,
+    retry_delay_seconds=_PRODUCTION.delays(),
     retry_condition_fn=retry_transient_only,
     cache_policy=NO_CACHE,
 )
@@ -53,11 +53,8 @@ RETRY_POLICY: dict[str, Any] = dict(
 
 def configured(step: Task) -> Task:
     """The task with retries and backoff read from the environment now."""
-    n = config.retries()
-    return step.with_options(
-        retries=n,
-        retry_delay_seconds=exponential_backoff(config.retry_delay_seconds())(n),
-    )
+    retry = policy.retry_policy()
+    return step.with_options(retries=retry.retries, retry_delay_seconds=retry.delays())
 
 
 @task(name="partition-cache-key", cache_policy=NO_CACHE)

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from etl_shared import policy
 from etl_shared.config import Settings, check_warehouse_url
 from etl_shared.errors import (
     EXIT_BAD_ARGS,
@@ -84,7 +85,7 @@ def seed(
 
 
 @app.command()
-def run(date: DateOpt, platform: PlatformOpt = "cli", attempts: int = 3) -> None:
+def run(date: DateOpt, platform: PlatformOpt = "cli", attempts: int = policy.ATTEMPTS) -> None:
     """Run one partition: extract, validate, transform, load, check."""
     try:
         day = partition_key(date)
@@ -102,7 +103,7 @@ def backfill(
     start: DateOpt,
     end: DateOpt,
     platform: PlatformOpt = "cli",
-    attempts: int = 3,
+    attempts: int = policy.ATTEMPTS,
     batch_size: Annotated[int, typer.Option(min=1, help="Partitions per batch.")] = 31,
 ) -> None:
     """Run every partition from start to end (both included), with a progress bar."""

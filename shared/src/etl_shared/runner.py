@@ -1,21 +1,21 @@
 """Running partitions in-process with retries: what `etl run` and `etl backfill` do.
 
-Only transient source errors are retried (exponential backoff, `ETL_RETRY_DELAY_SECONDS`
-for the first wait); anything else fails at once. One engine and one warehouse
+Only transient source errors are retried, as `etl_shared.policy` says (attempts,
+exponential backoff, `ETL_RETRY_DELAY_SECONDS` for the first wait); anything else fails
+at once. One engine and one warehouse
 connection serve a whole backfill.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from etl_shared import steps
+from etl_shared import policy, steps
 from etl_shared.config import Settings
-from etl_shared.errors import EtlError, is_retryable
+from etl_shared.errors import EtlError
 from etl_shared.stage import Engine, StageRef
 from etl_shared.warehouse import open_warehouse
 
@@ -29,16 +29,12 @@ class PartitionResult:
     attempts: int = 1
 
 
-def retry_delay_seconds() -> float:
-    return float(os.environ.get("ETL_RETRY_DELAY_SECONDS", "5"))
-
-
 def run_partitions(
     partitions: Sequence[str],
     *,
     settings: Settings | None = None,
     platform: str = "cli",
-    attempts: int = 3,
+    attempts: int | None = None,
     batch_size: int = 1,
     on_done: Callable[[PartitionResult], None] | None = None,
 ) -> list[PartitionResult]:
@@ -48,7 +44,8 @@ def run_partitions(
     a batch that fails is rerun one partition at a time, so one bad day fails alone.
     """
     settings = settings or Settings.from_env()
-    delay = retry_delay_seconds()
+    retry = policy.retry_policy()
+    attempts = retry.attempts if attempts is None else attempts
     results: list[PartitionResult] = []
 
     def done(result: PartitionResult) -> None:
@@ -72,9 +69,13 @@ def run_partitions(
                     continue
             for partition in chunk:
                 retrying = Retrying(
-                    retry=retry_if_exception(is_retryable),
+                    retry=retry_if_exception(retry.is_retryable),
                     stop=stop_after_attempt(attempts),
-                    wait=wait_exponential(multiplier=delay, max=delay * 16),
+                    wait=wait_exponential(
+                        multiplier=retry.first_delay_seconds,
+                        exp_base=retry.backoff_factor,
+                        max=retry.max_delay_seconds,
+                    ),
                     reraise=True,
                 )
                 try:
@@ -83,6 +84,9 @@ def run_partitions(
                         partition,
                         settings=settings,
                         platform=platform,
+                        # one run id for every attempt: a retry updates the run's
+                        # pipeline_runs row instead of leaving a failed row behind
+                        run_id=policy.new_run_id(platform),
                         engine=engine,
                         warehouse=wh,
                     )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etl_shared import faults
+from etl_shared import faults, policy
 from etl_shared.checks import (
     CheckResult,
     assert_checks,
@@ -249,7 +249,9 @@ def extract(
     run_id = run_id or new_run_id()
     source = preflight(partition, settings, run_id)
     day = source.partition
-    stage_dir = None if stage_in_memory else str(settings.staging_dir / day / run_id)
+    stage_dir = (
+        None if stage_in_memory else str(policy.staging_path(settings.staging_dir, day, run_id))
+    )
     ref = StageRef(partition=day, run_id=run_id, source_file=source.file, stage_dir=stage_dir)
     with _engine(engine) as eng:
         counts = extract_into(eng, Stage.of(ref, eng), [source])
@@ -690,9 +692,7 @@ def _record_failure(
     ref: StageRef | None,
     exc: BaseException,
 ) -> None:
-    from etl_shared.errors import WarehouseUnavailableError
-
-    if isinstance(exc, WarehouseUnavailableError):
+    if not policy.should_record_failure(exc):
         return  # nowhere to record it; the error itself says so
     record = run_record(
         run_id=run_id,

@@ -12,7 +12,7 @@ from typing import Any
 
 import dagster as dg
 
-from dagster_platform.defs.hooks import record_failed_run, record_successful_run
+from dagster_platform.defs.hooks import pipeline_run_id, record_failed_run, record_successful_run
 from dagster_platform.defs.partitions import daily_partitions
 from dagster_platform.defs.resources import EtlResource
 from dagster_platform.retries import fail_fast_unless_retryable, source_retry_policy
@@ -35,7 +35,7 @@ def landing_file(context: dg.AssetExecutionContext, etl: EtlResource) -> dict[st
         ref = steps.extract(
             context.partition_key,
             settings=etl.settings(),
-            run_id=context.run.run_id,
+            run_id=pipeline_run_id(context.run.run_id),
             engine=etl.engine(),
         )
     context.add_output_metadata({"source_file": ref.source_file, **_counts(ref.counts)})
