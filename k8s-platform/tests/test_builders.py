@@ -33,7 +33,7 @@ def test_cronjob_carries_every_field_of_the_spec(example):
         "onExitCodes": {
             "containerName": "etl",
             "operator": "In",
-            "values": [builders.EXIT_NOT_RETRYABLE],
+            "values": [builders.EXIT_BAD_ARGS, builders.EXIT_NOT_RETRYABLE],
         },
     }
     pod = job["template"]["spec"]

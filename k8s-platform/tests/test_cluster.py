@@ -323,7 +323,7 @@ def test_create_then_update_writes_the_cronjob_once_and_then_nothing(cluster, op
     assert cj["spec"]["timeZone"] == "America/New_York"
     assert cj["spec"]["concurrencyPolicy"] == "Forbid"
     job_spec = cj["spec"]["jobTemplate"]["spec"]
-    assert job_spec["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"] == [3]
+    assert job_spec["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"] == [2, 3]
     container = job_spec["template"]["spec"]["containers"][0]
     assert container["command"] == builders.JOB_COMMAND
     assert container["args"] == ["--date", "yesterday"]

@@ -36,7 +36,7 @@ def test_index_past_the_range_or_missing_is_refused():
 
 
 def test_invalid_date_exits_with_the_not_retryable_code(capsys):
-    assert jobcmd.main(["--date", "2013-02-30"]) == builders.EXIT_NOT_RETRYABLE
+    assert jobcmd.main(["--date", "2013-02-30"]) == builders.EXIT_BAD_ARGS
     assert "2013-02-30" in capsys.readouterr().err
 
 
@@ -120,7 +120,7 @@ def test_job_path_loads_the_same_carrier_daily_rows_as_the_plain_cli(tmp_path: P
 
 def test_cronjob_yesterday_outside_the_data_is_refused_in_one_line(capsys, monkeypatch):
     monkeypatch.setenv("ETL_TIMEZONE", "UTC")
-    assert jobcmd.main(["--date", "yesterday"]) == builders.EXIT_NOT_RETRYABLE  # today: 2014+
+    assert jobcmd.main(["--date", "yesterday"]) == builders.EXIT_BAD_ARGS  # today: 2014+
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("error: invalid partition")
     assert "outside the data (2013-01-01..2013-12-31)" in line
@@ -131,7 +131,7 @@ def test_a_pod_without_warehouse_url_fails_naming_the_secret(tmp_path: Path, mon
     monkeypatch.delenv("ETL_LOCAL_MODE", raising=False)
     monkeypatch.delenv("WAREHOUSE_URL", raising=False)
     monkeypatch.setenv("ETL_DATA_DIR", str(tmp_path))
-    assert jobcmd.main(["--date", "2013-01-01"]) == builders.EXIT_NOT_RETRYABLE
+    assert jobcmd.main(["--date", "2013-01-01"]) == builders.EXIT_BAD_ARGS
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "no warehouse configured: set WAREHOUSE_URL" in line
     assert "spec.warehouseSecretRef" in line

@@ -23,7 +23,7 @@ from typing import Any
 
 from croniter import croniter
 
-from etl_shared import policy
+from etl_shared import errors, policy
 
 GROUP = "etl.example.com"
 VERSION = "v1alpha1"
@@ -38,6 +38,10 @@ JOB_COMMAND = ["etl-k8s-job"]
 # argument): the pod failure policy then fails the Job (or the backfill index) at once
 # instead of burning the backoff limit.
 EXIT_NOT_RETRYABLE = 3
+# A bad argument or setting (a day outside the data, no WAREHOUSE_URL): exit 2, as on every
+# platform; another attempt cannot cure it either, so the pod failure policy fails it at once.
+EXIT_BAD_ARGS = errors.EXIT_BAD_ARGS
+EXIT_FAIL_NOW = (EXIT_BAD_ARGS, EXIT_NOT_RETRYABLE)
 DATA_MOUNT = "/data"
 LABEL_PIPELINE = f"{GROUP}/pipeline"
 LABEL_COMPONENT = "app.kubernetes.io/component"
@@ -206,8 +210,8 @@ def owner_reference(pipeline: dict[str, Any]) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- pod
 def container_env(name: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """The job container's environment. The warehouse URL comes from a Secret when set;
-    without one the job writes a DuckDB file on the data volume."""
+    """The job container's environment. The warehouse URL comes only from the Secret the
+    spec names; without one the pod fails naming `spec.warehouseSecretRef` (no fallback)."""
     env: list[dict[str, Any]] = [
         {"name": "ETL_PIPELINE", "value": name},
         {"name": "ETL_TIMEZONE", "value": spec["timeZone"]},
@@ -291,7 +295,7 @@ def _pod_failure_policy(action: str) -> dict[str, Any]:
                 "onExitCodes": {
                     "containerName": CONTAINER,
                     "operator": "In",
-                    "values": [EXIT_NOT_RETRYABLE],
+                    "values": list(EXIT_FAIL_NOW),
                 },
             },
             # A node drain or preemption is not the job's fault: do not count it.

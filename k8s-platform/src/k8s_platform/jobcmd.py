@@ -13,7 +13,8 @@ not retry": a retryable error gets the policy's attempts, not attempts x backoff
 The Job's backoffLimit (the policy's retries) is for pods that die (OOM, a lost node).
 
 Bad arguments and settings are refused before anything runs, with the one line every
-entry point prints (`error: ...`) and the same code 3 (a retry cannot cure them): a date
+entry point prints (`error: ...`) and exit code 2, as on every platform (the pod failure
+policy fails code 2 at once too: a retry cannot cure them): a date
 that is not a day of the data (2013-01-01..2013-12-31), including the CronJob's
 "yesterday" outside 2013, and an unsupported or missing WAREHOUSE_URL. A pod never falls
 back to a DuckDB file of its own: without ETL_LOCAL_MODE=1, WAREHOUSE_URL must come from
@@ -32,7 +33,7 @@ from etl_shared.config import Settings, check_warehouse_url
 from etl_shared.errors import EtlError, InvalidPartitionError, one_line
 from etl_shared.partitions import partition_key
 from etl_shared.runner import run_partitions
-from k8s_platform.builders import EXIT_NOT_RETRYABLE
+from k8s_platform.builders import EXIT_BAD_ARGS, EXIT_NOT_RETRYABLE
 
 PLATFORM = "k8s"
 WAREHOUSE_SOURCE = "WAREHOUSE_URL (the EtlPipeline's spec.warehouseSecretRef)"
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         check_warehouse_url(Settings.from_env().warehouse_url, source=WAREHOUSE_SOURCE)
     except EtlError as exc:
         print(one_line(exc), file=sys.stderr)
-        return EXIT_NOT_RETRYABLE
+        return EXIT_BAD_ARGS
     return run(partition, attempts=args.attempts)
 
 
