@@ -149,9 +149,10 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
     tag = uuid.uuid4().hex[:10]
     files = "[" + ", ".join(sql_literal(s.file) for s in sources) + "]"
     col_types = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in header) + "}"
+    read = stage.scratch("raw_read")  # the records; `raw` reads them through a view
     eng.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE read_{tag} AS
+        CREATE OR REPLACE TEMP TABLE {read} AS
         SELECT *
         FROM read_csv({files}, header = true, auto_detect = false, filename = 'source_file',
                       columns = {col_types}, delim = ',', quote = '"', escape = '"',
@@ -171,29 +172,37 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
     source_cols = ", ".join(f"r.{c}" for c in SOURCE_COLUMNS)
     # rowid follows the file order (DuckDB preserves insertion order), so record k of a
     # file is rowid - (the file's first rowid) + 1, with no window over the whole read.
-    good = f"""SELECT r.*, r.rowid - f.first_rowid + 1 AS k FROM read_{tag} r
-               JOIN (SELECT source_file, min(rowid) AS first_rowid FROM read_{tag} GROUP BY ALL) f
+    if len(sources) == 1:
+        good = f"SELECT r.*, r.rowid + 1 AS k FROM {read} r"
+    else:
+        good = f"""SELECT r.*, r.rowid - f.first_rowid + 1 AS k FROM {read} r
+               JOIN (SELECT source_file, min(rowid) AS first_rowid FROM {read} GROUP BY ALL) f
                  ON f.source_file = r.source_file"""
     ((n_bad,),) = eng.execute(f"SELECT count(*) FROM bad_{tag}").fetchall()
     if n_bad == 0:  # the usual case: line k + 1 holds record k
         numbered = f"SELECT r.*, (r.k + 1)::BIGINT AS line_number FROM ({good}) r"
     else:
-        numbered = f"""
-        WITH good AS ({good}), sizes AS (
-          SELECT source_file, count(*) AS n FROM good GROUP BY ALL
-          UNION ALL SELECT source_file, count(DISTINCT line) FROM bad_{tag} GROUP BY ALL
-        ), totals AS (
-          SELECT source_file, sum(n)::BIGINT AS n FROM sizes GROUP BY ALL
-        ), lines AS (
-          SELECT source_file, unnest(range(2, n + 2)) AS line_number FROM totals
-        ), good_lines AS (
-          SELECT source_file, line_number,
-                 row_number() OVER (PARTITION BY source_file ORDER BY line_number) AS k
-          FROM lines ANTI JOIN bad_{tag} b
-            ON b.source_file = lines.source_file AND b.line = lines.line_number
+        lines = stage.scratch("raw_lines")
+        eng.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {lines} AS
+            WITH sizes AS (
+              SELECT source_file, count(*) AS n FROM {read} GROUP BY ALL
+              UNION ALL SELECT source_file, count(DISTINCT line) FROM bad_{tag} GROUP BY ALL
+            ), totals AS (
+              SELECT source_file, sum(n)::BIGINT AS n FROM sizes GROUP BY ALL
+            ), lines AS (
+              SELECT source_file, unnest(range(2, n + 2)) AS line_number FROM totals
+            )
+            SELECT source_file, line_number,
+                   row_number() OVER (PARTITION BY source_file ORDER BY line_number) AS k
+            FROM lines ANTI JOIN bad_{tag} b
+              ON b.source_file = lines.source_file AND b.line = lines.line_number
+            """
         )
-        SELECT r.*, g.line_number::BIGINT AS line_number FROM good r
-        JOIN good_lines g ON g.source_file = r.source_file AND g.k = r.k
+        numbered = f"""
+        SELECT r.*, g.line_number::BIGINT AS line_number FROM ({good}) r
+        JOIN {lines} g ON g.source_file = r.source_file AND g.k = r.k
         """
     stage.put(
         "raw",
@@ -202,6 +211,7 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
         FROM ({numbered}) r
         JOIN {_sources_relation(sources)} ON src.source_file = r.source_file
         """,
+        lazy=True,
     )
     stage.put(
         "malformed",
@@ -215,8 +225,10 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
         GROUP BY ALL
         """,
     )
-    for table in (f"read_{tag}", f"bad_{tag}", f"rejects_{tag}", f"rejscan_{tag}"):
+    for table in (f"bad_{tag}", f"rejects_{tag}", f"rejscan_{tag}"):
         eng.execute(f"DROP TABLE IF EXISTS {table}")
+    if stage.folder is not None:  # `raw` is a file now: the scratch tables can go
+        stage.release("raw", keep_relation=True)
     counts = _stage_counts(
         eng,
         stage,
@@ -256,6 +268,14 @@ def extract(
 
 
 # -------------------------------------------------------------------------- validate
+# The parts of a flight's key, `flight_id` = their text joined with ':'.
+KEY_PARTS = ("flight_date", "carrier", "flight_i", "origin", "sched_dep_time_i")
+
+
+def _flight_id(table: str = "") -> str:
+    return " || ':' || ".join(f"{table}{c}" for c in KEY_PARTS)
+
+
 def _int(col: str) -> str:
     return f"TRY_CAST(nullif(trim({col}), '{NULL_TOKEN}') AS INTEGER)"
 
@@ -313,21 +333,25 @@ def _validation_sql(raw: str, airlines: str) -> str:
           WHEN flight_date <> partition_date THEN 'wrong_partition'
           WHEN {range_flag} THEN 'out_of_range'
           WHEN a.known_carrier IS NULL THEN 'unknown_carrier'
-        END AS reason,
-        flight_date || ':' || t.carrier || ':' || flight_i || ':' || origin || ':' || sched_dep_time_i
-          AS flight_id
+        END AS reason
       FROM typed t LEFT JOIN (SELECT carrier AS known_carrier FROM {airlines}) a
         ON a.known_carrier = t.carrier
     ), dups AS (
-      SELECT source_file, flight_id, min(line_number) AS first_line
+      -- A valid row's flight_id joins these parts with ':'; they are never NULL
+      -- and cannot run into each other (a date, a known carrier code, two integers), so
+      -- equal keys are equal flight_ids: group on the typed parts, not the string.
+      SELECT source_file AS key_file, {", ".join(f"{c} AS key_{c}" for c in KEY_PARTS)},
+             min(line_number) AS first_line
       FROM judged WHERE reason IS NULL GROUP BY ALL HAVING count(*) > 1
     )
-    SELECT j.*,
+    SELECT j.partition_date, j.source_file, j.run_id, j.line_number, j.flight_date, j.carrier,
+      j.origin, j.dest, j.tailnum_v, {", ".join(f"j.{c}_i" for c in INT_COLUMNS)},
       CASE WHEN j.reason IS NULL AND j.line_number > d.first_line THEN 'duplicate_key'
            ELSE j.reason END AS final_reason,
       CASE
         WHEN j.reason IS NULL AND j.line_number > d.first_line
-          THEN 'duplicate flight_id ' || j.flight_id || ' (first on line ' || d.first_line || ')'
+          THEN 'duplicate flight_id ' || {_flight_id("j.")}
+               || ' (first on line ' || d.first_line || ')'
         WHEN j.reason = 'missing_required' THEN 'missing required field: ' || concat_ws(', ', {missing_names})
         WHEN j.reason = 'invalid_number' THEN 'not an integer: ' || concat_ws(', ', {number_names})
         WHEN j.reason = 'invalid_date' THEN 'no such date: ' || j.year || '-' || j.month || '-' || j.day
@@ -337,7 +361,8 @@ def _validation_sql(raw: str, airlines: str) -> str:
         WHEN j.reason = 'unknown_carrier' THEN 'unknown carrier ' || j.carrier || ' (not in airlines.csv)'
       END AS final_message,
       CASE WHEN j.reason IS NOT NULL OR j.line_number > d.first_line THEN {raw_row} END AS raw_row
-    FROM judged j LEFT JOIN dups d ON d.source_file = j.source_file AND d.flight_id = j.flight_id
+    FROM judged j LEFT JOIN dups d ON d.key_file = j.source_file
+      AND {" AND ".join(f"d.key_{c} = j.{c}" for c in KEY_PARTS)}
     """
 
 
@@ -356,34 +381,38 @@ def validate_into(
     """Judge every `raw` record: typed rows to `valid`, the rest (with the `malformed`
     lines) to `quarantine`, each with a reason code and a message."""
     airlines = _airlines(eng, landing_dir)
-    tag = uuid.uuid4().hex[:10]
+    judged = stage.scratch("valid_judged")  # `valid` reads it through a view
     eng.execute(
-        f"CREATE OR REPLACE TEMP TABLE judged_{tag} AS "
-        + _validation_sql(stage.rel("raw"), airlines)
+        f"CREATE OR REPLACE TEMP TABLE {judged} AS " + _validation_sql(stage.rel("raw"), airlines)
     )
     stage.put(
         "valid",
         f"""
-        SELECT partition_date, line_number, flight_id, flight_date, carrier, flight_i AS flight,
-               tailnum_v AS tailnum, origin, dest, sched_dep_time_i AS sched_dep_time,
-               dep_time_i AS dep_time, dep_delay_i AS dep_delay,
-               sched_arr_time_i AS sched_arr_time, arr_time_i AS arr_time,
-               arr_delay_i AS arr_delay, air_time_i AS air_time, distance_i AS distance
-        FROM judged_{tag} WHERE final_reason IS NULL
+        SELECT partition_date, line_number, {_flight_id()} AS flight_id, flight_date, carrier,
+               flight_i AS flight, tailnum_v AS tailnum, origin, dest,
+               sched_dep_time_i AS sched_dep_time, dep_time_i AS dep_time,
+               dep_delay_i AS dep_delay, sched_arr_time_i AS sched_arr_time,
+               arr_time_i AS arr_time, arr_delay_i AS arr_delay, air_time_i AS air_time,
+               distance_i AS distance
+        FROM {judged} WHERE final_reason IS NULL
         """,
+        lazy=True,
     )
     stage.put(
         "quarantine",
         f"""
         SELECT partition_date, source_file, line_number, raw_row,
                final_reason AS reason, final_message AS message, run_id
-        FROM judged_{tag} WHERE final_reason IS NOT NULL
+        FROM {judged} WHERE final_reason IS NOT NULL
         UNION ALL
         SELECT partition_date, source_file, line_number, raw_row, reason, message, run_id
         FROM {stage.rel("malformed")}
         """,
     )
-    eng.execute(f"DROP TABLE judged_{tag}")
+    if stage.folder is None:
+        stage.release("raw")  # every record is judged now: free the read
+    else:
+        stage.release("valid", keep_relation=True)
     return _stage_counts(
         eng,
         stage,
@@ -452,6 +481,8 @@ def transform_into(
                               AND w.hour = v.sched_dep_time // 100
         """,
     )
+    if stage.folder is None:
+        stage.release("valid")  # every valid row is in `flights` now
     stage.put(
         "carrier_daily",
         f"""
