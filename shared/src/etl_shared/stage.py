@@ -14,7 +14,7 @@ Two kinds of staging area, with the same SQL written against either:
   partition is not copied once per step.
 
 The engine has a memory limit and a spill folder of its own (`ETL_MEMORY_LIMIT`, default
-1GB; `ETL_TEMP_DIR`, default the system temp folder): a partition larger than memory
+2GB; `ETL_TEMP_DIR`, default the system temp folder): a partition larger than memory
 spills to disk instead of growing the process.
 """
 
@@ -67,7 +67,7 @@ class Engine:
         )
         self.con = duckdb.connect(
             config={
-                "memory_limit": os.environ.get("ETL_MEMORY_LIMIT", "1GB"),
+                "memory_limit": os.environ.get("ETL_MEMORY_LIMIT", "2GB"),
                 "temp_directory": self.spill_dir,
             }
         )

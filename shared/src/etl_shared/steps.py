@@ -150,10 +150,12 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
     files = "[" + ", ".join(sql_literal(s.file) for s in sources) + "]"
     col_types = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in header) + "}"
     read = stage.scratch("raw_read")  # the records; `raw` reads them through a view
+    # One file: its name is a constant of the view, not a string stored on every record.
+    one = sql_literal(sources[0].file) if len(sources) == 1 else None
     eng.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {read} AS
-        SELECT *
+        SELECT {"* EXCLUDE (source_file)" if one else "*"}
         FROM read_csv({files}, header = true, auto_detect = false, filename = 'source_file',
                       columns = {col_types}, delim = ',', quote = '"', escape = '"',
                       strict_mode = true, store_rejects = true,
@@ -172,8 +174,8 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
     source_cols = ", ".join(f"r.{c}" for c in SOURCE_COLUMNS)
     # rowid follows the file order (DuckDB preserves insertion order), so record k of a
     # file is rowid - (the file's first rowid) + 1, with no window over the whole read.
-    if len(sources) == 1:
-        good = f"SELECT r.*, r.rowid + 1 AS k FROM {read} r"
+    if one:
+        good = f"SELECT r.*, {one} AS source_file, r.rowid + 1 AS k FROM {read} r"
     else:
         good = f"""SELECT r.*, r.rowid - f.first_rowid + 1 AS k FROM {read} r
                JOIN (SELECT source_file, min(rowid) AS first_rowid FROM {read} GROUP BY ALL) f
@@ -187,7 +189,7 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
             f"""
             CREATE OR REPLACE TEMP TABLE {lines} AS
             WITH sizes AS (
-              SELECT source_file, count(*) AS n FROM {read} GROUP BY ALL
+              SELECT source_file, count(*) AS n FROM ({good}) GROUP BY ALL
               UNION ALL SELECT source_file, count(DISTINCT line) FROM bad_{tag} GROUP BY ALL
             ), totals AS (
               SELECT source_file, sum(n)::BIGINT AS n FROM sizes GROUP BY ALL
@@ -276,30 +278,34 @@ def _flight_id(table: str = "") -> str:
     return " || ':' || ".join(f"{table}{c}" for c in KEY_PARTS)
 
 
-def _int(col: str) -> str:
-    return f"TRY_CAST(nullif(trim({col}), '{NULL_TOKEN}') AS INTEGER)"
-
-
-def _is_null(col: str) -> str:
-    return f"(nullif(nullif(trim({col}), '{NULL_TOKEN}'), '') IS NULL)"
-
-
 def _bad_time(col: str) -> str:
     return f"({col}_i IS NOT NULL AND NOT ({col}_i BETWEEN 0 AND 2400 AND {col}_i % 100 < 60))"
 
 
-def _validation_sql(raw: str, airlines: str) -> str:
-    """One row per raw row: typed values, and the first rule it breaks (or NULL).
+def _raw_row(table: str = "") -> str:
+    """The record as text again (for a quarantine row)."""
+    return " || ',' || ".join(f"coalesce({table}{c}, '')" for c in SOURCE_COLUMNS)
 
-    Rules are evaluated as booleans on every row; the messages (and the raw text of the
-    row) are built only for the rows that break one, which keeps a big clean partition fast.
+
+def _judge_sql(raw: str, airlines: str) -> str:
+    """One row per raw record: its typed values and the first rule it breaks (NULL when
+    none), with the message and the record's text for the rows that break one.
+
+    One pass over `raw` with no self-join: rules are booleans evaluated on every row; the
+    messages and the text are built only for the rows that break a rule, which keeps a big
+    clean partition fast. Duplicates are found afterwards on the typed keys (`_mark_duplicates`).
+    The source's null is "NA" or empty after trimming; an integer column that is neither
+    null nor an integer breaks `invalid_number`.
     """
-    ints = ", ".join(f"{_int(c)} AS {c}_i" for c in INT_COLUMNS)
-    missing_flag = " OR ".join(_is_null(c) for c in REQUIRED_COLUMNS)
-    missing_names = ", ".join(f"CASE WHEN {_is_null(c)} THEN '{c}' END" for c in REQUIRED_COLUMNS)
+    checked = sorted(set(INT_COLUMNS) | set(REQUIRED_COLUMNS), key=SOURCE_COLUMNS.index)
+    trimmed = ", ".join(f"nullif(trim({c}), '{NULL_TOKEN}') AS {c}_t" for c in checked)
+    ints = ", ".join(f"TRY_CAST({c}_t AS INTEGER) AS {c}_i" for c in INT_COLUMNS)
+    nulls = ", ".join(f"(nullif({c}_t, '') IS NULL) AS {c}_null" for c in checked)
+    missing_flag = " OR ".join(f"{c}_null" for c in REQUIRED_COLUMNS)
+    missing_names = ", ".join(f"CASE WHEN {c}_null THEN '{c}' END" for c in REQUIRED_COLUMNS)
 
     def bad_number(c: str) -> str:
-        return f"({c}_i IS NULL AND NOT {_is_null(c)})"
+        return f"({c}_i IS NULL AND NOT {c}_null)"
 
     number_flag = " OR ".join(bad_number(c) for c in INT_COLUMNS)
     number_names = ", ".join(
@@ -316,14 +322,15 @@ def _validation_sql(raw: str, airlines: str) -> str:
     ]
     range_flag = " OR ".join(f"coalesce({cond}, false)" for cond, _ in range_rules)
     range_names = ", ".join(f"CASE WHEN {cond} THEN {msg} END" for cond, msg in range_rules)
-    raw_row = " || ',' || ".join(f"coalesce(j.{c}, '')" for c in SOURCE_COLUMNS)
     return f"""
-    WITH typed AS (
-      SELECT partition_date, source_file, run_id, line_number, {", ".join(SOURCE_COLUMNS)}, {ints},
+    WITH trimmed AS (
+      SELECT *, {trimmed} FROM {raw}
+    ), typed AS (
+      SELECT *, {ints}, {nulls},
              try(make_date(TRY_CAST(year AS INTEGER), TRY_CAST(month AS INTEGER),
                            TRY_CAST(day AS INTEGER))) AS flight_date,
              nullif(nullif(trim(tailnum), '{NULL_TOKEN}'), '') AS tailnum_v
-      FROM {raw}
+      FROM trimmed
     ), judged AS (
       SELECT t.*,
         CASE
@@ -336,34 +343,67 @@ def _validation_sql(raw: str, airlines: str) -> str:
         END AS reason
       FROM typed t LEFT JOIN (SELECT carrier AS known_carrier FROM {airlines}) a
         ON a.known_carrier = t.carrier
-    ), dups AS (
-      -- A valid row's flight_id joins these parts with ':'; they are never NULL
-      -- and cannot run into each other (a date, a known carrier code, two integers), so
-      -- equal keys are equal flight_ids: group on the typed parts, not the string.
-      SELECT source_file AS key_file, {", ".join(f"{c} AS key_{c}" for c in KEY_PARTS)},
-             min(line_number) AS first_line
-      FROM judged WHERE reason IS NULL GROUP BY ALL HAVING count(*) > 1
     )
-    SELECT j.partition_date, j.source_file, j.run_id, j.line_number, j.flight_date, j.carrier,
-      j.origin, j.dest, j.tailnum_v, {", ".join(f"j.{c}_i" for c in INT_COLUMNS)},
-      CASE WHEN j.reason IS NULL AND j.line_number > d.first_line THEN 'duplicate_key'
-           ELSE j.reason END AS final_reason,
+    SELECT partition_date, line_number, flight_date, carrier, origin, dest, tailnum_v,
+      {", ".join(f"{c}_i" for c in INT_COLUMNS)}, reason,
       CASE
-        WHEN j.reason IS NULL AND j.line_number > d.first_line
-          THEN 'duplicate flight_id ' || {_flight_id("j.")}
-               || ' (first on line ' || d.first_line || ')'
-        WHEN j.reason = 'missing_required' THEN 'missing required field: ' || concat_ws(', ', {missing_names})
-        WHEN j.reason = 'invalid_number' THEN 'not an integer: ' || concat_ws(', ', {number_names})
-        WHEN j.reason = 'invalid_date' THEN 'no such date: ' || j.year || '-' || j.month || '-' || j.day
-        WHEN j.reason = 'wrong_partition'
-          THEN 'row dated ' || j.flight_date || ' is outside partition ' || j.partition_date
-        WHEN j.reason = 'out_of_range' THEN 'out of range: ' || concat_ws('; ', {range_names})
-        WHEN j.reason = 'unknown_carrier' THEN 'unknown carrier ' || j.carrier || ' (not in airlines.csv)'
-      END AS final_message,
-      CASE WHEN j.reason IS NOT NULL OR j.line_number > d.first_line THEN {raw_row} END AS raw_row
-    FROM judged j LEFT JOIN dups d ON d.key_file = j.source_file
-      AND {" AND ".join(f"d.key_{c} = j.{c}" for c in KEY_PARTS)}
+        WHEN reason = 'missing_required' THEN 'missing required field: ' || concat_ws(', ', {missing_names})
+        WHEN reason = 'invalid_number' THEN 'not an integer: ' || concat_ws(', ', {number_names})
+        WHEN reason = 'invalid_date' THEN 'no such date: ' || year || '-' || month || '-' || day
+        WHEN reason = 'wrong_partition'
+          THEN 'row dated ' || flight_date || ' is outside partition ' || partition_date
+        WHEN reason = 'out_of_range' THEN 'out of range: ' || concat_ws('; ', {range_names})
+        WHEN reason = 'unknown_carrier' THEN 'unknown carrier ' || carrier || ' (not in airlines.csv)'
+      END AS message,
+      CASE WHEN reason IS NOT NULL THEN {_raw_row()} END AS raw_row
+    FROM judged
     """
+
+
+def _mark_duplicates(eng: Engine, judged: str, raw: str) -> None:
+    """A valid row whose flight_id an earlier valid row of its file already has becomes
+    `duplicate_key` (with the first line in its message and its text as `raw_row`).
+
+    A valid row's flight_id joins the typed KEY_PARTS with ':'; they are never NULL and
+    cannot run into each other (a date, a known carrier code, two integers), so equal
+    parts are equal flight_ids. Candidates first by one 64-bit hash of the parts (a set of
+    integers; equal keys hash alike), then exact groups among the candidates only.
+    """
+    parts = ", ".join(KEY_PARTS)
+    dups = f"{judged}_dups"
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {dups} AS
+        WITH candidates AS (
+          SELECT hash({parts}) AS h FROM {judged} WHERE reason IS NULL
+          GROUP BY h HAVING count(*) > 1
+        ), firsts AS (
+          SELECT partition_date, {parts}, min(line_number) AS first_line FROM {judged}
+          WHERE reason IS NULL AND hash({parts}) IN (SELECT h FROM candidates)
+          GROUP BY ALL HAVING count(*) > 1
+        )
+        SELECT j.partition_date, j.line_number, f.first_line,
+               {_flight_id("j.")} AS flight_id
+        FROM {judged} j JOIN firsts f ON f.partition_date = j.partition_date
+          AND {" AND ".join(f"f.{c} = j.{c}" for c in KEY_PARTS)}
+        WHERE j.reason IS NULL AND j.line_number > f.first_line
+        """
+    )
+    ((n,),) = eng.execute(f"SELECT count(*) FROM {dups}").fetchall()
+    if n:
+        eng.execute(
+            f"""
+            UPDATE {judged} AS j SET reason = 'duplicate_key',
+              message = 'duplicate flight_id ' || d.flight_id || ' (first on line ' || d.first_line || ')',
+              raw_row = d.raw_row
+            FROM (
+              SELECT d.*, {_raw_row("r.")} AS raw_row FROM {dups} d
+              JOIN {raw} r ON r.partition_date = d.partition_date AND r.line_number = d.line_number
+            ) d
+            WHERE j.partition_date = d.partition_date AND j.line_number = d.line_number
+            """
+        )
+    eng.execute(f"DROP TABLE {dups}")
 
 
 def _airlines(eng: Engine, landing_dir: Path) -> str:
@@ -381,10 +421,22 @@ def validate_into(
     """Judge every `raw` record: typed rows to `valid`, the rest (with the `malformed`
     lines) to `quarantine`, each with a reason code and a message."""
     airlines = _airlines(eng, landing_dir)
-    judged = stage.scratch("valid_judged")  # `valid` reads it through a view
+    raw = stage.rel("raw")
+    # Each partition of a read comes from one file of one run: judged rows carry the
+    # partition only, and quarantine rows get the file and the run id back from here.
+    files = stage.scratch("valid_files")
     eng.execute(
-        f"CREATE OR REPLACE TEMP TABLE {judged} AS " + _validation_sql(stage.rel("raw"), airlines)
+        f"CREATE OR REPLACE TEMP TABLE {files} AS "
+        f"SELECT DISTINCT partition_date, source_file, run_id FROM {raw}"
     )
+    ((n_files, n_days),) = eng.execute(
+        f"SELECT count(*), count(DISTINCT partition_date) FROM {files}"
+    ).fetchall()
+    if n_files != n_days:
+        raise EtlError("one read holds two files or runs for one partition; run them one by one")
+    judged = stage.scratch("valid_judged")  # `valid` reads it through a view
+    eng.execute(f"CREATE OR REPLACE TEMP TABLE {judged} AS {_judge_sql(raw, airlines)}")
+    _mark_duplicates(eng, judged, raw)
     stage.put(
         "valid",
         f"""
@@ -394,16 +446,17 @@ def validate_into(
                dep_delay_i AS dep_delay, sched_arr_time_i AS sched_arr_time,
                arr_time_i AS arr_time, arr_delay_i AS arr_delay, air_time_i AS air_time,
                distance_i AS distance
-        FROM {judged} WHERE final_reason IS NULL
+        FROM {judged} WHERE reason IS NULL
         """,
         lazy=True,
     )
     stage.put(
         "quarantine",
         f"""
-        SELECT partition_date, source_file, line_number, raw_row,
-               final_reason AS reason, final_message AS message, run_id
-        FROM {judged} WHERE final_reason IS NOT NULL
+        SELECT j.partition_date, f.source_file, j.line_number, j.raw_row, j.reason, j.message,
+               f.run_id
+        FROM {judged} j JOIN {files} f ON f.partition_date = j.partition_date
+        WHERE j.reason IS NOT NULL
         UNION ALL
         SELECT partition_date, source_file, line_number, raw_row, reason, message, run_id
         FROM {stage.rel("malformed")}
