@@ -70,6 +70,7 @@ def child(kind: str, n: int) -> None:
                 assert noop.test(logical_date=logical).state == "success"
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    bench.report_peak()
 
 
 def prepare() -> str:

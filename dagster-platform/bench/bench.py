@@ -62,6 +62,7 @@ def child(kind: str, n: int) -> None:
                 assert result.success, day
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    bench.report_peak()
 
 
 def main() -> None:

@@ -64,6 +64,7 @@ def child(kind: str, n: int) -> None:
             noop_backfill(dates=days(n), max_workers=backfill_max_workers())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    bench.report_peak()
 
 
 def main() -> None:

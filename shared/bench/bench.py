@@ -19,6 +19,7 @@ data/bench-cache, git-ignored) and reused. `BENCH_REPEAT` (default 3) sets the r
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -185,7 +186,8 @@ def main() -> None:
 
     console = Console(width=160)
     with console.status(f"preparing the inputs in {CACHE} (once)"):
-        prepare(sizes)
+        # in a process of its own: this one stays small (children start from its RSS)
+        subprocess.run([sys.executable, HERE, "--prepare", ",".join(sizes)], check=True)
 
     def case(label: str, *args: str) -> bench.Case:
         return bench.python_case(label, HERE, "--child", *args)
@@ -231,7 +233,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "--child":
+    if len(sys.argv) == 3 and sys.argv[1] == "--prepare":
+        prepare([s for s in sys.argv[2].split(",") if s])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "--child":
         child(sys.argv[2], *sys.argv[3:])
     else:
         main()

@@ -3,8 +3,10 @@
 What it does the same way everywhere:
 
 * every measurement runs in a **fresh process** (a `Case` is a command line), and its
-  peak memory is that process's own maximum resident set (from `os.wait4`, so an earlier
-  measurement can never leak its peak into a later one);
+  peak memory is that process's own: its VmHWM when it reports through :func:`report`,
+  else the max RSS `os.wait4` gives for it and its descendants (keep the harness process
+  small: a forked child starts from its parent's RSS). An earlier measurement can never
+  leak its peak into a later one;
 * a figure is always measured **beside its floor in the same run**: one warm-up of each
   (discarded), then `repeat` interleaved rounds (figure, floor, figure, floor, ...), so
   machine noise hits both alike;
@@ -45,9 +47,29 @@ REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 
 
 # ------------------------------------------------------------------------ in the child
+def own_peak_mib() -> float:
+    """This process's own peak resident memory (VmHWM: reset by exec, unlike ru_maxrss,
+    which a child inherits from the process that forked it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def report(seconds: float, rows: int | None = None, **extra: object) -> None:
-    """Called by a child process: the time (and rows) of the work it measured itself."""
-    print(json.dumps({"seconds": seconds, "rows": rows, **extra}), flush=True)
+    """Called by a child process: the time (and rows) of the work it measured itself,
+    and its own peak memory."""
+    print(
+        json.dumps({"seconds": seconds, "rows": rows, "peak_mib": own_peak_mib(), **extra}),
+        flush=True,
+    )
+
+
+def report_peak() -> None:
+    """Called by a child process timed by its wall time: its own peak memory only."""
+    print(json.dumps({"peak_mib": own_peak_mib()}), flush=True)
 
 
 # ----------------------------------------------------------------------- in the parent
@@ -125,12 +147,15 @@ def run_case(case: Case) -> Sample:
         raise BenchError(f"{case.label}: exit {proc.returncode}\n{tail}")
     reported: dict[str, object] = {}
     for line in reversed(out.strip().splitlines()):
-        if line.startswith("{") and '"seconds"' in line:
+        if line.startswith("{") and '"peak_mib"' in line:
             reported = json.loads(line)
             break
     seconds = float(reported.get("seconds", wall))  # type: ignore[arg-type]
     rows = reported.get("rows")
-    return Sample(seconds, wall, int(rows) if rows is not None else None, usage.ru_maxrss / 1024)
+    # A child that reports says its own peak; otherwise wait4's max RSS of the child and
+    # its descendants, which is at least what this (small) harness process held at fork.
+    peak = float(reported.get("peak_mib") or usage.ru_maxrss / 1024)  # type: ignore[arg-type]
+    return Sample(seconds, wall, int(rows) if rows is not None else None, peak)
 
 
 def _drain(proc: subprocess.Popen[str]) -> tuple[str, str]:
