@@ -265,6 +265,10 @@ def run(
         for p in pairs:
             fig, flo = measure([p.figure, p.floor], repeat=repeat, warmup=warmup, console=console)
             ratio = fig.min / flo.min
+            console.print(
+                f"{p.name}: {fig.min:.2f} s (peak {fig.peak_mib:,.0f} MiB) beside its floor "
+                f"{flo.min:.2f} s (peak {flo.peak_mib:,.0f} MiB): {ratio:.2f}x"
+            )
             n = fig.rows
             figures[p.name] = {
                 "seconds": fig.min,
@@ -314,6 +318,8 @@ def run(
                 warmup=warmup,
                 console=console,
             )
+            for m in measured:
+                console.print(f"{m.case.label}: {m.wall_min:.2f} s (peak {m.peak_mib:,.0f} MiB)")
             fig = dict(zip(sizes, measured[: len(sizes)], strict=True))
             flo = dict(zip(sizes, measured[len(sizes) :], strict=True))
             (fs, fm), (fs_med, fm_med) = _fit(fig, "wall_min"), _fit(fig, "wall_median")
