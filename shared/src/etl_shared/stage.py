@@ -24,6 +24,7 @@ import os
 import shutil
 import tempfile
 import uuid
+import weakref
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,11 @@ class Engine:
             }
         )
         self._reference: dict[str, tuple[float, str]] = {}
+        # The spill folder goes with the engine, or at the latest when the process exits
+        # (a worker may keep one engine for its whole life and never close it).
+        self._remove_spill_dir = weakref.finalize(
+            self, shutil.rmtree, self.spill_dir, ignore_errors=True
+        )
 
     def execute(self, sql: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
         return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
@@ -92,7 +98,7 @@ class Engine:
         try:
             self.con.close()
         finally:
-            shutil.rmtree(self.spill_dir, ignore_errors=True)
+            self._remove_spill_dir()
 
     def __enter__(self) -> Engine:
         return self
