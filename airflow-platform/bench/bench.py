@@ -1,126 +1,129 @@
-"""Benchmark: one partition through Airflow vs a no-op DAG of the same shape vs bare steps.
+"""`make bench`: Airflow's start-up and marginal cost per partition, beside its floor.
 
-* airflow -- `flights_daily` via dag.test(): Airflow's task runner, seven tasks, Parquet
-  staging between them, the warehouse through the provider's connection;
-* noop    -- `flights_daily_noop`, the same DAG shape whose tasks do nothing, run the same
-  way: what Airflow itself costs per partition (the floor);
-* bare    -- `etl_shared.steps.run_partition`, the step functions in one process.
+Through the one harness (`etl_shared.bench`: fresh process per measurement, one warm-up,
+`BENCH_REPEAT` interleaved rounds, min and median, each process's own peak memory):
 
-Each is warmed up once, then timed REPEAT times; the median is reported. Everything runs
-in a private Airflow home (airflow_home/bench) and a temporary data folder.
+* figure -- `flights_daily` run with dag.test() for 7 and for 31 partitions in one process
+  (Airflow's task runner, seven tasks, Parquet staging between them, the warehouse
+  through the provider's connection), as `make backfill` does;
+* floor  -- `flights_daily_noop` (bench/noop_flights_daily.py), the same DAG shape whose
+  tasks do nothing, run the same way: what Airflow itself costs.
+
+Start-up (process start, imports, DAG parsing, the in-process API server) and the cost
+per partition come from the two sizes: marginal = (t31 - t7) / 24. The metadata DB of
+the private home (airflow_home/bench) is migrated once, before anything is timed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-PLATFORM_DIR = Path(__file__).resolve().parents[1]
-HOME = PLATFORM_DIR / "airflow_home" / "bench"
-DAY = os.environ.get("BENCH_DATE", "2013-02-08")
-REPEAT = int(os.environ.get("BENCH_REPEAT", "7"))
+from etl_shared import bench
 
-work = Path(tempfile.mkdtemp(prefix="airflow-bench-"))
-dags = work / "dags"
-dags.mkdir()
-for source in (
-    *sorted((PLATFORM_DIR / "dags").glob("*.py")),
-    Path(__file__).with_name("noop_flights_daily.py"),
-):
-    shutil.copy(source, dags / source.name)
-os.environ.update(
-    {
+HERE = Path(__file__).resolve()
+PLATFORM_DIR = HERE.parents[1]
+HOME = PLATFORM_DIR / "airflow_home" / "bench"
+DATA = PLATFORM_DIR / "data" / "bench"
+DAGS = HOME / "dags"
+START = "2013-01-01"
+SIZES = (7, 31)
+
+
+def environment() -> dict[str, str]:
+    return {
         "AIRFLOW_HOME": str(HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
-        "ETL_DATA_DIR": str(work / "data"),
-        "WAREHOUSE_URL": f"duckdb://{work / 'data' / 'warehouse.duckdb'}",
+        "ETL_DATA_DIR": str(DATA),
     }
-)
-os.environ.pop("AIRFLOW_CONN_ETL_WAREHOUSE", None)
 
 
-def timed(runs: dict[str, Callable[[], None]], repeat: int = REPEAT) -> dict[str, list[float]]:
-    """Time each callable `repeat` times, interleaved so machine noise hits all alike."""
-    for fn in runs.values():
-        fn()  # warm-up
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeat):
-        for name, fn in runs.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return times
+def days(n: int) -> list[str]:
+    first = dt.date.fromisoformat(START)
+    return [(first + dt.timedelta(days=i)).isoformat() for i in range(n)]
 
 
-def main() -> int:
-    import datetime as dt
+def child(kind: str, n: int) -> None:
+    """Run n partitions of the real or the no-op DAG in this (fresh) process."""
+    tmp = Path(tempfile.mkdtemp(prefix="airflow-bench-"))
+    os.environ["WAREHOUSE_URL"] = f"duckdb://{tmp / 'warehouse.duckdb'}"
+    os.environ.pop("AIRFLOW_CONN_ETL_WAREHOUSE", None)
+    try:
+        from etl_airflow.local import get_dag, run_partition
 
+        if kind == "real":
+            for day in days(n):
+                result = run_partition(day)
+                assert result.ok, result.error
+        else:
+            noop = get_dag("flights_daily_noop")
+            for day in days(n):
+                logical = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
+                assert noop.test(logical_date=logical).state == "success"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    bench.report_peak()
+
+
+def prepare() -> str:
     import airflow
 
+    os.environ.update(environment())
     HOME.mkdir(parents=True, exist_ok=True)
+    DAGS.mkdir(exist_ok=True)
+    for source in (
+        *sorted((PLATFORM_DIR / "dags").glob("*.py")),
+        HERE.with_name("noop_flights_daily.py"),
+    ):
+        shutil.copy(source, DAGS / source.name)
+    note = ""
     stamp = HOME / ".migrated"
     if not stamp.exists() or stamp.read_text() != airflow.__version__:
+        started = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "airflow", "db", "migrate"],
             check=True,
             stdout=subprocess.DEVNULL,
         )
         stamp.write_text(airflow.__version__)
+        note = f"Metadata DB migration (once per home): {time.perf_counter() - started:.1f} s."
+    from etl_shared.landing import flights_file, seed
 
-    from etl_airflow.local import get_dag, run_partition
+    if not all(flights_file(DATA / "landing", d).exists() for d in days(max(SIZES))):
+        seed(DATA / "landing", START, days(max(SIZES))[-1])
+    return note
 
-    from etl_shared import steps
-    from etl_shared.landing import seed
 
-    seed(work / "data" / "landing", DAY, DAY)
-    logical = dt.datetime.fromisoformat(DAY).replace(tzinfo=dt.UTC)
-    noop = get_dag("flights_daily_noop")
+def main() -> None:
+    note = prepare()
+    env = environment()
 
-    def airflow_run() -> None:
-        result = run_partition(DAY)
-        assert result.ok, result.error
+    def case(kind: str, n: int) -> bench.Case:
+        return bench.python_case(f"{kind} x{n}", HERE, "--child", kind, str(n), env=env)
 
-    def noop_run() -> None:
-        assert noop.test(logical_date=logical).state == "success"
-
-    def bare_run() -> None:
-        steps.run_partition(DAY, platform="bench")
-
-    first = time.perf_counter()
-    airflow_run()
-    cold = time.perf_counter() - first
-    times = timed(
-        {
-            "airflow (flights_daily, dag.test)": airflow_run,
-            "noop DAG, same shape (floor)": noop_run,
-            "bare steps.run_partition": bare_run,
-        }
+    bench.run(
+        "airflow-platform",
+        [
+            bench.Slope(
+                "Airflow: flights_daily via dag.test vs flights_daily_noop",
+                {n: case("real", n) for n in SIZES},
+                {n: case("noop", n) for n in SIZES},
+            )
+        ],
+        note=note,
     )
-    medians = {name: statistics.median(t) for name, t in times.items()}
-    a, n, b = medians.values()
-    print(
-        f"\none partition ({DAY}), median of {REPEAT} warm runs each (interleaved); "
-        f"first Airflow run in the process: {cold:.2f} s"
-    )
-    for name, median in medians.items():
-        print(f"  {name:<36} {median:7.3f} s   ({', '.join(f'{t:.2f}' for t in times[name])})")
-    print(f"  airflow / noop floor = {a / n:.2f}x   (goal <= 1.2x)")
-    print(f"  airflow / bare steps = {a / b:.2f}x")
-    print(f"  noop / bare steps    = {n / b:.2f}x")
-    return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        child(sys.argv[2], int(sys.argv[3]))
+    else:
+        main()

@@ -1,136 +1,117 @@
-"""`make bench`: one partition through Dagster vs the tool's floor vs the bare steps.
+"""`make bench`: Dagster's start-up and marginal cost per partition, beside its floor.
 
-Three ways to process one partition, each measured in two settings:
+Through the one harness (`etl_shared.bench`: fresh process per measurement, one warm-up,
+`BENCH_REPEAT` interleaved rounds, min and median, each process's own peak memory):
 
-* as a command (`dagster asset materialize --select '*' --partition D`, what `make run`
-  does): a fresh process that imports Dagster, loads the code location and runs;
-* warm, in one process (`execute_in_process`, what the backfill does per partition).
+* figure -- the real code location's `flights_daily` job, one `execute_in_process` run
+  per partition (in_process executor), as `make backfill` does
+  (`dagster_platform.runs.run_partitions`), for 7 and for 31 partitions in one process;
+* floor  -- bench/noop_definitions.py: the same asset graph doing nothing, run the same way.
 
-  dagster   the real code location (in_process executor)
-  noop      bench/noop_definitions.py: the same graph shape doing nothing (the floor)
-  bare      etl_shared.steps.run_partition, no orchestrator
-
-Plus the multiprocess-executor trap, once, on the no-op graph.
+Start-up (process start, imports, loading the definitions, opening the instance) and the
+cost per partition come from the two sizes: marginal = (t31 - t7) / 24. The instance is a
+private DAGSTER_HOME under data/bench. Then, once, the multiprocess-executor trap: the
+no-op graph for one partition with that executor, beside the same with in_process.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-DAY = os.environ.get("BENCH_DATE", "2013-01-05")
-REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+from etl_shared import bench
+
+HERE = Path(__file__).resolve()
+ROOT = HERE.parents[1]
+DATA = ROOT / "data" / "bench"
+START = "2013-01-01"
+SIZES = (7, 31)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def _cli(args: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+def days(n: int) -> list[str]:
+    first = dt.date.fromisoformat(START)
+    return [(first + dt.timedelta(days=i)).isoformat() for i in range(n)]
 
 
-def _best(fns: dict[str, object], n: int = REPEAT) -> dict[str, float]:
-    """Interleaved rounds (a, b, c, a, b, c, ...), best of n each: the machine is shared,
-    so the minimum is the figure least disturbed by other work."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(n):
-        for name, fn in fns.items():
-            times[name].append(fn())
-    return {name: min(ts) for name, ts in times.items()}
+def child(kind: str, n: int) -> None:
+    """Run n partitions of the real or the no-op job in this (fresh) process."""
+    tmp = Path(tempfile.mkdtemp(prefix="dagster-bench-"))
+    os.environ["WAREHOUSE_URL"] = f"duckdb://{tmp / 'warehouse.duckdb'}"
+    try:
+        import dagster as dg
+
+        if kind == "real":
+            from dagster_platform.runs import load_definitions
+
+            job = load_definitions().resolve_job_def("flights_daily")
+        else:
+            sys.path.insert(0, str(HERE.parent))
+            import noop_definitions
+
+            job = noop_definitions.defs.resolve_implicit_global_asset_job_def()
+        with dg.DagsterInstance.get() as instance:
+            for day in days(n):
+                result = job.execute_in_process(
+                    run_config=QUIET, partition_key=day, instance=instance
+                )
+                assert result.success, day
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    bench.report_peak()
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="dagster-bench-"))
-    home = work / "dagster_home"
-    home.mkdir()
+    home = DATA / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "dagster.local.yaml", home / "dagster.yaml")
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "ETL_DATA_DIR": str(work / "data"),
-        "DAGSTER_DEPLOYMENT": "local",
-    }
+    env = {"DAGSTER_HOME": str(home), "ETL_DATA_DIR": str(DATA), "DAGSTER_DEPLOYMENT": "local"}
     for name in ("LANDING_DIR", "STAGING_DIR", "WAREHOUSE_URL"):
-        env.pop(name, None)
-    os.environ.clear()
+        os.environ.pop(name, None)
     os.environ.update(env)
-    bindir = Path(sys.executable).parent
+    from etl_shared.landing import flights_file, seed
 
-    from etl_shared.config import Settings
-    from etl_shared.landing import seed
+    if not all(flights_file(DATA / "landing", d).exists() for d in days(max(SIZES))):
+        seed(DATA / "landing", START, days(max(SIZES))[-1])
 
-    seed(Settings.from_env().landing_dir, DAY, DAY)
-    materialize = [str(bindir / "dagster"), "asset", "materialize", "--select", "*"]
-    materialize += ["--partition", DAY]
+    def case(kind: str, n: int) -> bench.Case:
+        return bench.python_case(f"{kind} x{n}", HERE, "--child", kind, str(n), env=env)
 
-    print(f"one partition ({DAY}), best of {REPEAT} interleaved rounds")
-    cli = _best(
-        {
-            "dagster": lambda: _cli([*materialize, "-m", "dagster_platform.definitions"], env),
-            "noop": lambda: _cli([*materialize, "-f", str(HERE / "noop_definitions.py")], env),
-            "bare": lambda: _cli([str(bindir / "etl"), "run", "--date", DAY], env),
-        }
+    materialize = [Path(sys.executable).with_name("dagster"), "asset", "materialize"]
+    materialize += [
+        "--select",
+        "*",
+        "--partition",
+        START,
+        "-f",
+        HERE.with_name("noop_definitions.py"),
+    ]
+    bench.run(
+        "dagster-platform",
+        [
+            bench.Slope(
+                "Dagster: flights_daily (execute_in_process) vs the no-op graph",
+                {n: case("real", n) for n in SIZES},
+                {n: case("noop", n) for n in SIZES},
+            ),
+            bench.Pair(
+                "no-op graph, one partition: multiprocess vs in_process executor (CLI)",
+                bench.Case(
+                    "multiprocess", materialize, env={**env, "BENCH_EXECUTOR": "multiprocess"}
+                ),
+                bench.Case("in_process", materialize, env=env),
+                "the multiprocess trap (not used here)",
+            ),
+        ],
     )
-
-    # warm, in this process
-    import dagster as dg
-
-    sys.path.insert(0, str(HERE))
-    import noop_definitions
-    from dagster_platform.runs import load_definitions
-
-    from etl_shared import steps
-
-    real_job = load_definitions().resolve_job_def("flights_daily")
-    noop_job = noop_definitions.defs.resolve_implicit_global_asset_job_def()
-    with dg.DagsterInstance.get() as instance:
-
-        def in_process(job):
-            def run() -> float:
-                started = time.perf_counter()
-                result = job.execute_in_process(
-                    run_config=QUIET, partition_key=DAY, instance=instance
-                )
-                assert result.success
-                return time.perf_counter() - started
-
-            return run
-
-        def bare() -> float:
-            started = time.perf_counter()
-            steps.run_partition(DAY, platform="bench")
-            return time.perf_counter() - started
-
-        fns = {"dagster": in_process(real_job), "noop": in_process(noop_job), "bare": bare}
-        for fn in fns.values():
-            fn()  # warm-up: imports, first DuckDB connection
-        warm = _best(fns, max(REPEAT, 5))
-
-    env_mp = {**env, "BENCH_EXECUTOR": "multiprocess"}
-    multiprocess = _cli([*materialize, "-f", str(HERE / "noop_definitions.py")], env_mp)
-
-    print(
-        f"{'':28}{'dagster':>10}{'noop floor':>12}{'bare steps':>12}"
-        f"{'dagster/floor':>15}{'dagster/bare':>14}"
-    )
-    for label, t in (("command (make run)", cli), ("warm, in process", warm)):
-        print(
-            f"{label:28}{t['dagster']:>9.2f}s{t['noop']:>11.2f}s{t['bare']:>11.2f}s"
-            f"{t['dagster'] / t['noop']:>14.2f}x{t['dagster'] / t['bare']:>13.2f}x"
-        )
-    print(
-        f"{'noop, multiprocess executor':28}{'':>10}{multiprocess:>11.2f}s"
-        f"   ({multiprocess / cli['noop']:.1f}x the in_process floor)"
-    )
-    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        child(sys.argv[2], int(sys.argv[3]))
+    else:
+        main()

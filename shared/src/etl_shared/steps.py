@@ -150,10 +150,13 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
     tag = uuid.uuid4().hex[:10]
     files = "[" + ", ".join(sql_literal(s.file) for s in sources) + "]"
     col_types = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in header) + "}"
+    read = stage.scratch("raw_read")  # the records; `raw` reads them through a view
+    # One file: its name is a constant of the view, not a string stored on every record.
+    one = sql_literal(sources[0].file) if len(sources) == 1 else None
     eng.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE read_{tag} AS
-        SELECT *
+        CREATE OR REPLACE TEMP TABLE {read} AS
+        SELECT {"* EXCLUDE (source_file)" if one else "*"}
         FROM read_csv({files}, header = true, auto_detect = false, filename = 'source_file',
                       columns = {col_types}, delim = ',', quote = '"', escape = '"',
                       strict_mode = true, store_rejects = true, encoding = {sql_literal(encoding)},
@@ -172,29 +175,37 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
     source_cols = ", ".join(f"r.{c}" for c in SOURCE_COLUMNS)
     # rowid follows the file order (DuckDB preserves insertion order), so record k of a
     # file is rowid - (the file's first rowid) + 1, with no window over the whole read.
-    good = f"""SELECT r.*, r.rowid - f.first_rowid + 1 AS k FROM read_{tag} r
-               JOIN (SELECT source_file, min(rowid) AS first_rowid FROM read_{tag} GROUP BY ALL) f
+    if one:
+        good = f"SELECT r.*, {one} AS source_file, r.rowid + 1 AS k FROM {read} r"
+    else:
+        good = f"""SELECT r.*, r.rowid - f.first_rowid + 1 AS k FROM {read} r
+               JOIN (SELECT source_file, min(rowid) AS first_rowid FROM {read} GROUP BY ALL) f
                  ON f.source_file = r.source_file"""
     ((n_bad,),) = eng.execute(f"SELECT count(*) FROM bad_{tag}").fetchall()
     if n_bad == 0:  # the usual case: line k + 1 holds record k
         numbered = f"SELECT r.*, (r.k + 1)::BIGINT AS line_number FROM ({good}) r"
     else:
-        numbered = f"""
-        WITH good AS ({good}), sizes AS (
-          SELECT source_file, count(*) AS n FROM good GROUP BY ALL
-          UNION ALL SELECT source_file, count(DISTINCT line) FROM bad_{tag} GROUP BY ALL
-        ), totals AS (
-          SELECT source_file, sum(n)::BIGINT AS n FROM sizes GROUP BY ALL
-        ), lines AS (
-          SELECT source_file, unnest(range(2, n + 2)) AS line_number FROM totals
-        ), good_lines AS (
-          SELECT source_file, line_number,
-                 row_number() OVER (PARTITION BY source_file ORDER BY line_number) AS k
-          FROM lines ANTI JOIN bad_{tag} b
-            ON b.source_file = lines.source_file AND b.line = lines.line_number
+        lines = stage.scratch("raw_lines")
+        eng.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {lines} AS
+            WITH sizes AS (
+              SELECT source_file, count(*) AS n FROM ({good}) GROUP BY ALL
+              UNION ALL SELECT source_file, count(DISTINCT line) FROM bad_{tag} GROUP BY ALL
+            ), totals AS (
+              SELECT source_file, sum(n)::BIGINT AS n FROM sizes GROUP BY ALL
+            ), lines AS (
+              SELECT source_file, unnest(range(2, n + 2)) AS line_number FROM totals
+            )
+            SELECT source_file, line_number,
+                   row_number() OVER (PARTITION BY source_file ORDER BY line_number) AS k
+            FROM lines ANTI JOIN bad_{tag} b
+              ON b.source_file = lines.source_file AND b.line = lines.line_number
+            """
         )
-        SELECT r.*, g.line_number::BIGINT AS line_number FROM good r
-        JOIN good_lines g ON g.source_file = r.source_file AND g.k = r.k
+        numbered = f"""
+        SELECT r.*, g.line_number::BIGINT AS line_number FROM ({good}) r
+        JOIN {lines} g ON g.source_file = r.source_file AND g.k = r.k
         """
     stage.put(
         "raw",
@@ -203,6 +214,7 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
         FROM ({numbered}) r
         JOIN {_sources_relation(sources)} ON src.source_file = r.source_file
         """,
+        lazy=True,
     )
     stage.put(
         "malformed",
@@ -216,8 +228,10 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
         GROUP BY ALL
         """,
     )
-    for table in (f"read_{tag}", f"bad_{tag}", f"rejects_{tag}", f"rejscan_{tag}"):
+    for table in (f"bad_{tag}", f"rejects_{tag}", f"rejscan_{tag}"):
         eng.execute(f"DROP TABLE IF EXISTS {table}")
+    if stage.folder is not None:  # `raw` is a file now: the scratch tables can go
+        stage.release("raw", keep_relation=True)
     counts = _stage_counts(
         eng,
         stage,
@@ -259,30 +273,42 @@ def extract(
 
 
 # -------------------------------------------------------------------------- validate
-def _int(col: str) -> str:
-    return f"TRY_CAST(nullif(trim({col}), '{NULL_TOKEN}') AS INTEGER)"
+# The parts of a flight's key, `flight_id` = their text joined with ':'.
+KEY_PARTS = ("flight_date", "carrier", "flight_i", "origin", "sched_dep_time_i")
 
 
-def _is_null(col: str) -> str:
-    return f"(nullif(nullif(trim({col}), '{NULL_TOKEN}'), '') IS NULL)"
+def _flight_id(table: str = "") -> str:
+    return " || ':' || ".join(f"{table}{c}" for c in KEY_PARTS)
 
 
 def _bad_time(col: str) -> str:
     return f"({col}_i IS NOT NULL AND NOT ({col}_i BETWEEN 0 AND 2400 AND {col}_i % 100 < 60))"
 
 
-def _validation_sql(raw: str, airlines: str) -> str:
-    """One row per raw row: typed values, and the first rule it breaks (or NULL).
+def _raw_row(table: str = "") -> str:
+    """The record as text again (for a quarantine row)."""
+    return " || ',' || ".join(f"coalesce({table}{c}, '')" for c in SOURCE_COLUMNS)
 
-    Rules are evaluated as booleans on every row; the messages (and the raw text of the
-    row) are built only for the rows that break one, which keeps a big clean partition fast.
+
+def _judge_sql(raw: str, airlines: str) -> str:
+    """One row per raw record: its typed values and the first rule it breaks (NULL when
+    none), with the message and the record's text for the rows that break one.
+
+    One pass over `raw` with no self-join: rules are booleans evaluated on every row; the
+    messages and the text are built only for the rows that break a rule, which keeps a big
+    clean partition fast. Duplicates are found afterwards on the typed keys (`_mark_duplicates`).
+    The source's null is "NA" or empty after trimming; an integer column that is neither
+    null nor an integer breaks `invalid_number`.
     """
-    ints = ", ".join(f"{_int(c)} AS {c}_i" for c in INT_COLUMNS)
-    missing_flag = " OR ".join(_is_null(c) for c in REQUIRED_COLUMNS)
-    missing_names = ", ".join(f"CASE WHEN {_is_null(c)} THEN '{c}' END" for c in REQUIRED_COLUMNS)
+    checked = sorted(set(INT_COLUMNS) | set(REQUIRED_COLUMNS), key=SOURCE_COLUMNS.index)
+    trimmed = ", ".join(f"nullif(trim({c}), '{NULL_TOKEN}') AS {c}_t" for c in checked)
+    ints = ", ".join(f"TRY_CAST({c}_t AS INTEGER) AS {c}_i" for c in INT_COLUMNS)
+    nulls = ", ".join(f"(nullif({c}_t, '') IS NULL) AS {c}_null" for c in checked)
+    missing_flag = " OR ".join(f"{c}_null" for c in REQUIRED_COLUMNS)
+    missing_names = ", ".join(f"CASE WHEN {c}_null THEN '{c}' END" for c in REQUIRED_COLUMNS)
 
     def bad_number(c: str) -> str:
-        return f"({c}_i IS NULL AND NOT {_is_null(c)})"
+        return f"({c}_i IS NULL AND NOT {c}_null)"
 
     number_flag = " OR ".join(bad_number(c) for c in INT_COLUMNS)
     number_names = ", ".join(
@@ -299,14 +325,15 @@ def _validation_sql(raw: str, airlines: str) -> str:
     ]
     range_flag = " OR ".join(f"coalesce({cond}, false)" for cond, _ in range_rules)
     range_names = ", ".join(f"CASE WHEN {cond} THEN {msg} END" for cond, msg in range_rules)
-    raw_row = " || ',' || ".join(f"coalesce(j.{c}, '')" for c in SOURCE_COLUMNS)
     return f"""
-    WITH typed AS (
-      SELECT partition_date, source_file, run_id, line_number, {", ".join(SOURCE_COLUMNS)}, {ints},
+    WITH trimmed AS (
+      SELECT *, {trimmed} FROM {raw}
+    ), typed AS (
+      SELECT *, {ints}, {nulls},
              try(make_date(TRY_CAST(year AS INTEGER), TRY_CAST(month AS INTEGER),
                            TRY_CAST(day AS INTEGER))) AS flight_date,
              nullif(nullif(trim(tailnum), '{NULL_TOKEN}'), '') AS tailnum_v
-      FROM {raw}
+      FROM trimmed
     ), judged AS (
       SELECT t.*,
         CASE
@@ -316,32 +343,70 @@ def _validation_sql(raw: str, airlines: str) -> str:
           WHEN flight_date <> partition_date THEN 'wrong_partition'
           WHEN {range_flag} THEN 'out_of_range'
           WHEN a.known_carrier IS NULL THEN 'unknown_carrier'
-        END AS reason,
-        flight_date || ':' || t.carrier || ':' || flight_i || ':' || origin || ':' || sched_dep_time_i
-          AS flight_id
+        END AS reason
       FROM typed t LEFT JOIN (SELECT carrier AS known_carrier FROM {airlines}) a
         ON a.known_carrier = t.carrier
-    ), dups AS (
-      SELECT source_file, flight_id, min(line_number) AS first_line
-      FROM judged WHERE reason IS NULL GROUP BY ALL HAVING count(*) > 1
     )
-    SELECT j.*,
-      CASE WHEN j.reason IS NULL AND j.line_number > d.first_line THEN 'duplicate_key'
-           ELSE j.reason END AS final_reason,
+    SELECT partition_date, line_number, flight_date, carrier, origin, dest, tailnum_v,
+      {", ".join(f"{c}_i" for c in INT_COLUMNS)}, reason,
       CASE
-        WHEN j.reason IS NULL AND j.line_number > d.first_line
-          THEN 'duplicate flight_id ' || j.flight_id || ' (first on line ' || d.first_line || ')'
-        WHEN j.reason = 'missing_required' THEN 'missing required field: ' || concat_ws(', ', {missing_names})
-        WHEN j.reason = 'invalid_number' THEN 'not an integer: ' || concat_ws(', ', {number_names})
-        WHEN j.reason = 'invalid_date' THEN 'no such date: ' || j.year || '-' || j.month || '-' || j.day
-        WHEN j.reason = 'wrong_partition'
-          THEN 'row dated ' || j.flight_date || ' is outside partition ' || j.partition_date
-        WHEN j.reason = 'out_of_range' THEN 'out of range: ' || concat_ws('; ', {range_names})
-        WHEN j.reason = 'unknown_carrier' THEN 'unknown carrier ' || j.carrier || ' (not in airlines.csv)'
-      END AS final_message,
-      CASE WHEN j.reason IS NOT NULL OR j.line_number > d.first_line THEN {raw_row} END AS raw_row
-    FROM judged j LEFT JOIN dups d ON d.source_file = j.source_file AND d.flight_id = j.flight_id
+        WHEN reason = 'missing_required' THEN 'missing required field: ' || concat_ws(', ', {missing_names})
+        WHEN reason = 'invalid_number' THEN 'not an integer: ' || concat_ws(', ', {number_names})
+        WHEN reason = 'invalid_date' THEN 'no such date: ' || year || '-' || month || '-' || day
+        WHEN reason = 'wrong_partition'
+          THEN 'row dated ' || flight_date || ' is outside partition ' || partition_date
+        WHEN reason = 'out_of_range' THEN 'out of range: ' || concat_ws('; ', {range_names})
+        WHEN reason = 'unknown_carrier' THEN 'unknown carrier ' || carrier || ' (not in airlines.csv)'
+      END AS message,
+      CASE WHEN reason IS NOT NULL THEN {_raw_row()} END AS raw_row
+    FROM judged
     """
+
+
+def _mark_duplicates(eng: Engine, judged: str, raw: str) -> None:
+    """A valid row whose flight_id an earlier valid row of its file already has becomes
+    `duplicate_key` (with the first line in its message and its text as `raw_row`).
+
+    A valid row's flight_id joins the typed KEY_PARTS with ':'; they are never NULL and
+    cannot run into each other (a date, a known carrier code, two integers), so equal
+    parts are equal flight_ids. Candidates first by one 64-bit hash of the parts (a set of
+    integers; equal keys hash alike), then exact groups among the candidates only.
+    """
+    parts = ", ".join(KEY_PARTS)
+    dups = f"{judged}_dups"
+    eng.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {dups} AS
+        WITH candidates AS (
+          SELECT hash({parts}) AS h FROM {judged} WHERE reason IS NULL
+          GROUP BY h HAVING count(*) > 1
+        ), firsts AS (
+          SELECT partition_date, {parts}, min(line_number) AS first_line FROM {judged}
+          WHERE reason IS NULL AND hash({parts}) IN (SELECT h FROM candidates)
+          GROUP BY ALL HAVING count(*) > 1
+        )
+        SELECT j.partition_date, j.line_number, f.first_line,
+               {_flight_id("j.")} AS flight_id
+        FROM {judged} j JOIN firsts f ON f.partition_date = j.partition_date
+          AND {" AND ".join(f"f.{c} = j.{c}" for c in KEY_PARTS)}
+        WHERE j.reason IS NULL AND j.line_number > f.first_line
+        """
+    )
+    ((n,),) = eng.execute(f"SELECT count(*) FROM {dups}").fetchall()
+    if n:
+        eng.execute(
+            f"""
+            UPDATE {judged} AS j SET reason = 'duplicate_key',
+              message = 'duplicate flight_id ' || d.flight_id || ' (first on line ' || d.first_line || ')',
+              raw_row = d.raw_row
+            FROM (
+              SELECT d.*, {_raw_row("r.")} AS raw_row FROM {dups} d
+              JOIN {raw} r ON r.partition_date = d.partition_date AND r.line_number = d.line_number
+            ) d
+            WHERE j.partition_date = d.partition_date AND j.line_number = d.line_number
+            """
+        )
+    eng.execute(f"DROP TABLE {dups}")
 
 
 def _airlines(eng: Engine, landing_dir: Path) -> str:
@@ -359,34 +424,51 @@ def validate_into(
     """Judge every `raw` record: typed rows to `valid`, the rest (with the `malformed`
     lines) to `quarantine`, each with a reason code and a message."""
     airlines = _airlines(eng, landing_dir)
-    tag = uuid.uuid4().hex[:10]
+    raw = stage.rel("raw")
+    # Each partition of a read comes from one file of one run: judged rows carry the
+    # partition only, and quarantine rows get the file and the run id back from here.
+    files = stage.scratch("valid_files")
     eng.execute(
-        f"CREATE OR REPLACE TEMP TABLE judged_{tag} AS "
-        + _validation_sql(stage.rel("raw"), airlines)
+        f"CREATE OR REPLACE TEMP TABLE {files} AS "
+        f"SELECT DISTINCT partition_date, source_file, run_id FROM {raw}"
     )
+    ((n_files, n_days),) = eng.execute(
+        f"SELECT count(*), count(DISTINCT partition_date) FROM {files}"
+    ).fetchall()
+    if n_files != n_days:
+        raise EtlError("one read holds two files or runs for one partition; run them one by one")
+    judged = stage.scratch("valid_judged")  # `valid` reads it through a view
+    eng.execute(f"CREATE OR REPLACE TEMP TABLE {judged} AS {_judge_sql(raw, airlines)}")
+    _mark_duplicates(eng, judged, raw)
     stage.put(
         "valid",
         f"""
-        SELECT partition_date, line_number, flight_id, flight_date, carrier, flight_i AS flight,
-               tailnum_v AS tailnum, origin, dest, sched_dep_time_i AS sched_dep_time,
-               dep_time_i AS dep_time, dep_delay_i AS dep_delay,
-               sched_arr_time_i AS sched_arr_time, arr_time_i AS arr_time,
-               arr_delay_i AS arr_delay, air_time_i AS air_time, distance_i AS distance
-        FROM judged_{tag} WHERE final_reason IS NULL
+        SELECT partition_date, line_number, {_flight_id()} AS flight_id, flight_date, carrier,
+               flight_i AS flight, tailnum_v AS tailnum, origin, dest,
+               sched_dep_time_i AS sched_dep_time, dep_time_i AS dep_time,
+               dep_delay_i AS dep_delay, sched_arr_time_i AS sched_arr_time,
+               arr_time_i AS arr_time, arr_delay_i AS arr_delay, air_time_i AS air_time,
+               distance_i AS distance
+        FROM {judged} WHERE reason IS NULL
         """,
+        lazy=True,
     )
     stage.put(
         "quarantine",
         f"""
-        SELECT partition_date, source_file, line_number, raw_row,
-               final_reason AS reason, final_message AS message, run_id
-        FROM judged_{tag} WHERE final_reason IS NOT NULL
+        SELECT j.partition_date, f.source_file, j.line_number, j.raw_row, j.reason, j.message,
+               f.run_id
+        FROM {judged} j JOIN {files} f ON f.partition_date = j.partition_date
+        WHERE j.reason IS NOT NULL
         UNION ALL
         SELECT partition_date, source_file, line_number, raw_row, reason, message, run_id
         FROM {stage.rel("malformed")}
         """,
     )
-    eng.execute(f"DROP TABLE judged_{tag}")
+    if stage.folder is None:
+        stage.release("raw")  # every record is judged now: free the read
+    else:
+        stage.release("valid", keep_relation=True)
     return _stage_counts(
         eng,
         stage,
@@ -455,6 +537,8 @@ def transform_into(
                               AND w.hour = v.sched_dep_time // 100
         """,
     )
+    if stage.folder is None:
+        stage.release("valid")  # every valid row is in `flights` now
     stage.put(
         "carrier_daily",
         f"""

@@ -51,6 +51,10 @@ class Warehouse(ABC):
         """Inside a transaction: make concurrent transactions holding the same key wait for each other."""
 
     @abstractmethod
+    def hash_sql(self, expr: str) -> str:
+        """SQL for a 64-bit hash of the text `expr` (equal texts hash alike)."""
+
+    @abstractmethod
     def insert_from_engine(self, table: str, relation: str) -> int:
         """Insert every row of an engine relation (stage) into `table`; return the count."""
 

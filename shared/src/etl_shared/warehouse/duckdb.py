@@ -91,6 +91,9 @@ class DuckDBWarehouse(Warehouse):
         # The attach already holds the file exclusively for this engine.
         return None
 
+    def hash_sql(self, expr: str) -> str:
+        return f"hash({expr})"
+
     def insert_from_engine(self, table: str, relation: str) -> int:
         cols = ", ".join(columns(table))
         result = self.engine.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {relation}")

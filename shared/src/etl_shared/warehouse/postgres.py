@@ -62,6 +62,9 @@ class PostgresWarehouse(Warehouse):
     def lock(self, key: str) -> None:
         self.execute("SELECT pg_advisory_xact_lock(hashtext('etl:' || ?))", [key])
 
+    def hash_sql(self, expr: str) -> str:
+        return f"hashtextextended({expr}, 0)"
+
     def insert_from_engine(self, table: str, relation: str) -> int:
         cols = columns(table)
         reader = self.engine.execute(f"SELECT {', '.join(cols)} FROM {relation}")
