@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import re
 import signal
@@ -21,6 +22,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -282,9 +284,17 @@ def test_a_custom_run_from_the_deployment_completes_and_lands_the_day(
     page.get_by_role("link", name=DEPLOYMENT).first.click()
     page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_text("Custom run").click()
+    page.wait_for_url("**/run?parameters=*")
+    # `date` is typed as a date, so the form offers a calendar. The form keeps its values
+    # in its own address (`?parameters=`, JSON encoded twice): open it with the day set
+    # there, as a link to a prefilled run would, and check the form shows that day.
+    prefilled = quote(quote(json.dumps({"date": PARTITION}), safe=""), safe="")
+    page.goto(re.sub(r"parameters=[^&]*", f"parameters={prefilled}", page.url))
     date = page.locator(".schema-form-property", has_text="date (Optional)").first
-    date.get_by_role("button", name="str", exact=True).click()
-    date.locator("textarea").fill(PARTITION)
+    day = dt.date.fromisoformat(PARTITION)
+    date.locator(".p-date-button__value").filter(
+        has_text=re.compile(rf"^{day:%b} {day.day}(st|nd|rd|th), {day.year}$")  # Jan 5th, 2013
+    ).first.wait_for()
     screenshot(page, "custom-run")
     page.get_by_role("button", name="Submit").click()
 
