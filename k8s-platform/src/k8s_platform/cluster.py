@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from etl_shared import policy
 from etl_shared.testing import kube
 from k8s_platform import builders
 
@@ -161,7 +162,9 @@ def run_on_cluster(start: str, end: str, timeout: float = 1800.0) -> int:
     from k8s_platform.localrun import pipeline_for_range
 
     pipeline = pipeline_for_range(start, end, namespace=NAMESPACE)
-    pipeline["spec"].update(warehouseSecretRef={"name": "etl-warehouse"}, dataVolumeClaim=CLAIM)
+    pipeline["spec"].update(
+        warehouseSecretRef={"name": policy.WAREHOUSE_SECRET}, dataVolumeClaim=CLAIM
+    )
     job = builders.build_backfill_job(pipeline)
     assert job is not None
     job["metadata"].pop("ownerReferences")
@@ -178,15 +181,15 @@ def run_on_cluster(start: str, end: str, timeout: float = 1800.0) -> int:
         with contextlib.suppress(ApiException):
             core.create_namespace({"metadata": {"name": NAMESPACE}})
         secret = {
-            "metadata": {"name": "etl-warehouse"},
-            "data": {"url": base64.b64encode(url.encode()).decode()},
+            "metadata": {"name": policy.WAREHOUSE_SECRET},
+            "data": {policy.WAREHOUSE_SECRET_KEY: base64.b64encode(url.encode()).decode()},
         }
         try:
             core.create_namespaced_secret(NAMESPACE, secret)
         except ApiException as exc:
             if exc.status != 409:
                 raise
-            core.replace_namespaced_secret("etl-warehouse", NAMESPACE, secret)
+            core.replace_namespaced_secret(policy.WAREHOUSE_SECRET, NAMESPACE, secret)
         name = job["metadata"]["name"]
         batch.create_namespaced_job(NAMESPACE, job)
         print(
