@@ -758,36 +758,21 @@ def run_partition(
                         )
                     )
         except EtlError as exc:
-            _record_failure(settings, warehouse, run_id, platform, day, started, ref, exc)
+            policy.record_failed_run(
+                run_id=run_id,
+                platform=platform,
+                partition=day,
+                started_at=started,
+                error=exc,
+                ref=ref,
+                settings=settings,
+                warehouse=warehouse,
+            )
             raise
         finally:
             if ref is not None:
                 Stage.of(ref, eng).drop()
     return ref
-
-
-def _record_failure(
-    settings: Settings,
-    warehouse: Warehouse | None,
-    run_id: str,
-    platform: str,
-    day: str,
-    started: dt.datetime,
-    ref: StageRef | None,
-    exc: BaseException,
-) -> None:
-    if not policy.should_record_failure(exc):
-        return  # nowhere to record it; the error itself says so
-    record = run_record(
-        run_id=run_id,
-        platform=platform,
-        partition=day,
-        started_at=started,
-        status="failed",
-        ref=ref,
-        error=exc,
-    )
-    record_run(record, settings=settings, warehouse=warehouse)
 
 
 def run_batch(
