@@ -13,33 +13,18 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import signal
-import socket
-import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from etl_shared.testing import browser as web
 from etl_shared.warehouse import open_warehouse
 
 PLATFORM_DIR = Path(__file__).resolve().parents[1]
 REPORTS = PLATFORM_DIR.parent / "reports" / "ui"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 START_TIMEOUT = 360  # seconds: webserver, code server and daemon starting on 2 busy cores
 RUN_TIMEOUT = 240_000  # milliseconds: one run of the five assets and their checks
 PARTITION = "2013-01-05"
@@ -51,189 +36,44 @@ CHECKS = {  # flights last: the screenshot shows its three checks
 }
 
 
-# --- processes and ports ------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stat(pid: int) -> tuple[str, int] | None:
-    """(state, parent pid) of a process, None when it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()
-    return fields[0], int(fields[1])
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below `pid`, found by walking /proc."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (stat := _stat(int(entry.name))) and stat[0] != "Z":
-            parents.setdefault(stat[1], []).append(int(entry.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def running(pid: int) -> bool:
-    stat = _stat(pid)
-    return stat is not None and stat[0] != "Z"
-
-
-def listening_addresses(port: int) -> set[str]:
-    """Local addresses with a listening TCP socket on `port` (from /proc/net/tcp, tcp6)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            address, port_hex = local.split(":")
-            if state == "0A" and int(port_hex, 16) == port:
-                if len(address) == 8:
-                    found.add(socket.inet_ntop(socket.AF_INET, bytes.fromhex(address)[::-1]))
-                else:
-                    words = [bytes.fromhex(address[i : i + 8])[::-1] for i in range(0, 32, 8)]
-                    found.add(socket.inet_ntop(socket.AF_INET6, b"".join(words)))
-    return found
-
-
-def port_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def report(config: pytest.Config, line: str) -> None:
-    """A line in the test output, also when pytest captures output."""
-    capture = config.pluginmanager.get_plugin("capturemanager")
-    with capture.global_and_fixture_disabled():
-        config.pluginmanager.get_plugin("terminalreporter").write_line(line)
-
-
-def make_ui(env: dict[str, str], *args: str, log: Path) -> subprocess.Popen[bytes]:
-    """`make ui ARGS` in a process group of its own, as a terminal would run it."""
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            ["make", "--no-print-directory", "-C", str(PLATFORM_DIR), "ui", *args],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            process_group=0,
-        )
-
-
-def kill_tree(proc: subprocess.Popen[bytes], pids: set[int]) -> None:
-    """Last resort when a test failed: nothing of the UI outlives the session."""
-    for pid in pids | descendants(proc.pid) | {proc.pid}:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-
-
-@dataclass
-class Ui:
-    proc: subprocess.Popen[bytes]
-    url: str
-    port: int
-    log: Path
-    env: dict[str, str]
-    warehouse_url: str
-    started_in: float
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-
-def wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if proc.poll() is not None:
-            pytest.fail(f"make ui exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=3) as response:
-                if response.status == 200:
-                    return time.monotonic() - start
-        except OSError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"no answer from {url} after {timeout} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
-def ui(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
+def ui(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[web.Ui]:
     tmp = tmp_path_factory.mktemp("dagster-ui")
     warehouse_url = f"duckdb:///{tmp}/warehouse.duckdb"
     env = {**os.environ, "ETL_DATA_DIR": str(tmp / "data"), "WAREHOUSE_URL": warehouse_url}
     for name in ("LANDING_DIR", "STAGING_DIR"):
         env.pop(name, None)
-    port = free_port()
-    log = tmp / "make-ui.log"
-    proc = make_ui(env, f"PORT={port}", f"DAGSTER_HOME={tmp / 'dagster_home'}", log=log)
-    pids: set[int] = set()
-    try:
-        url = f"http://127.0.0.1:{port}"
-        seconds = wait_healthy(proc, f"{url}/server_info", log, START_TIMEOUT)
-        report(request.config, f"\ndagster: make ui answered after {seconds:.0f} s")
-        pids = descendants(proc.pid)
-        yield Ui(proc, url, port, log, env, warehouse_url, seconds)
-    finally:
-        if proc.poll() is None:
-            pids |= descendants(proc.pid)
-            os.killpg(proc.pid, signal.SIGINT)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=30)
-        kill_tree(proc, pids)
+    with web.start_ui(
+        request.config,
+        PLATFORM_DIR,
+        env,
+        f"DAGSTER_HOME={tmp / 'dagster_home'}",
+        tmp=tmp,
+        warehouse_url=warehouse_url,
+        ready_path="/server_info",
+        timeout=START_TIMEOUT,
+        answered="\ndagster: make ui answered after {seconds:.0f} s",
+    ) as ui:
+        yield ui
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: `make setup-browser` (run by `make test`) installs "
-            "Debian's chromium package"
-        )
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    try:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 900},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
-    finally:
-        playwright.stop()
+    with web.chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
+        yield context
 
 
 @pytest.fixture(scope="module")
-def page(ui: Ui, browser):
+def page(ui: web.Ui, browser):
     page = browser.new_page()
     page.set_default_timeout(60_000)
     yield page
     page.close()
 
 
-def open_asset_graph(page, ui: Ui) -> None:
+def open_asset_graph(page, ui: web.Ui) -> None:
     page.goto(f"{ui.url}/asset-groups")
     page.get_by_role("button", name="Materialize all").wait_for()
     # A fresh instance greets with a newsletter dialog once.
@@ -242,10 +82,7 @@ def open_asset_graph(page, ui: Ui) -> None:
 
 
 def screenshot(page, name: str) -> Path:
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    path = REPORTS / f"dagster-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
+    return web.screenshot(page, REPORTS / f"dagster-{name}.png")
 
 
 # --- the tests ------------------------------------------------------------------------------
@@ -253,28 +90,14 @@ def screenshot(page, name: str) -> Path:
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2"])
 def test_a_port_in_use_gives_one_clear_line(host: str, tmp_path: Path) -> None:
-    port = free_port()
-    with socket.socket() as busy:
-        busy.bind((host, port))
-        busy.listen()
-        log = tmp_path / "make-ui.log"
-        args = [f"PORT={port}"] + ([f"HOST={host}"] if host != "127.0.0.1" else [])
-        proc = make_ui({**os.environ, "ETL_DATA_DIR": str(tmp_path)}, *args, log=log)
-        try:
-            assert proc.wait(timeout=120) != 0
-        finally:
-            kill_tree(proc, set())
-    out = log.read_text()
-    assert f"make ui: port {port} on {host} is already in use" in out, out
-    assert "Traceback" not in out, out
-    assert not (tmp_path / "landing").exists(), "nothing starts when the port is taken"
+    web.assert_port_in_use_gives_one_clear_line(PLATFORM_DIR, host, tmp_path)
 
 
-def test_the_webserver_listens_on_localhost_and_the_given_port(ui: Ui) -> None:
-    assert listening_addresses(ui.port) == {"127.0.0.1"}, ui.tail()
+def test_the_webserver_listens_on_localhost_and_the_given_port(ui: web.Ui) -> None:
+    assert web.listening_addresses(ui.port) == {"127.0.0.1"}, ui.tail()
 
 
-def test_the_asset_graph_shows_the_partitioned_assets_and_their_checks(ui: Ui, page) -> None:
+def test_the_asset_graph_shows_the_partitioned_assets_and_their_checks(ui: web.Ui, page) -> None:
     open_asset_graph(page, ui)
     graph = page.locator("[data-testid=asset-graph], .react-flow, svg").first
     for name in ASSETS:
@@ -289,7 +112,7 @@ def test_the_asset_graph_shows_the_partitioned_assets_and_their_checks(ui: Ui, p
 
 
 def test_a_partition_materialized_from_the_graph_succeeds_and_lands_the_day(
-    request: pytest.FixtureRequest, ui: Ui, page
+    request: pytest.FixtureRequest, ui: web.Ui, page
 ) -> None:
     open_asset_graph(page, ui)
     page.get_by_role("button", name="Materialize all").click()
@@ -308,7 +131,7 @@ def test_a_partition_materialized_from_the_graph_succeeds_and_lands_the_day(
     # The one run of this instance: its partition tag, then its status.
     page.get_by_text(f"partition: {PARTITION}").first.wait_for()
     page.get_by_text("Success", exact=True).first.wait_for(timeout=RUN_TIMEOUT)
-    report(
+    web.report(
         request.config,
         f"dagster: UI-launched run succeeded after {time.monotonic() - started:.0f} s",
     )
@@ -324,24 +147,7 @@ def test_a_partition_materialized_from_the_graph_succeeds_and_lands_the_day(
     assert runs == [("dagster", "success")], runs
 
 
-def test_ctrl_c_stops_every_process_within_seconds(request: pytest.FixtureRequest, ui: Ui) -> None:
-    pids = descendants(ui.proc.pid)
-    assert any(
-        "dagster" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
-        for p in pids
-        if running(p)
-    )
-    started = time.monotonic()
-    os.killpg(ui.proc.pid, signal.SIGINT)
-    ui.proc.wait(timeout=60)
-    deadline = time.monotonic() + 5
-    while any(running(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    seconds = time.monotonic() - started
-    report(
-        request.config,
-        f"dagster: make ui stopped {len(pids)} processes in {seconds:.1f} s after Ctrl-C",
-    )
-    assert [p for p in pids if running(p)] == [], ui.tail()
-    assert port_free("127.0.0.1", ui.port)
-    assert seconds < 30, ui.tail()
+def test_ctrl_c_stops_every_process_within_seconds(
+    request: pytest.FixtureRequest, ui: web.Ui
+) -> None:
+    web.assert_ctrl_c_stops_every_process(request.config, ui, "dagster")
