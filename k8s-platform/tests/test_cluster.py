@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
-import math
 import shutil
 import subprocess
 import time
@@ -38,6 +37,7 @@ from k8s_platform import builders, metrics
 
 from etl_shared import policy
 from etl_shared.landing import seed
+from etl_shared.testing.contract import assert_golden_day
 from etl_shared.warehouse import open_warehouse
 
 from .conftest import CHART, EXAMPLES, tool
@@ -526,32 +526,13 @@ def test_a_job_from_the_cronjob_loads_the_golden_day_and_retries_a_transient_fai
     ]
     assert exit_codes == [0]
     assert counter.read_text() == "0", "both injected faults were met, and retried"
-    expected = golden_carrier_daily[GOLDEN_DAY]
-    cols = list(expected[0])
     with open_warehouse(data_dir["url"]) as wh:
-        actual = wh.query(
-            f"SELECT {', '.join(cols)} FROM carrier_daily WHERE flight_date = ? ORDER BY carrier",
-            [dt.date.fromisoformat(GOLDEN_DAY)],
-        )
+        assert_golden_day(wh, GOLDEN_DAY, golden_carrier_daily[GOLDEN_DAY])
         runs = wh.query(
             "SELECT platform, status FROM pipeline_runs WHERE partition_date = ?",
             [dt.date.fromisoformat(GOLDEN_DAY)],
         )
-    assert len(actual) == len(expected)
-    for exp, act in zip(expected, actual, strict=True):
-        for col, value in zip(cols, act, strict=True):
-            assert _same(exp[col], value), (exp["carrier"], col, exp[col], value)
     assert ("k8s", "success") in runs
-
-
-def _same(expected: Any, actual: Any) -> bool:
-    if isinstance(expected, float) or isinstance(actual, float):
-        return (
-            expected is not None
-            and actual is not None
-            and math.isclose(float(expected), float(actual), rel_tol=1e-9, abs_tol=1e-8)
-        )
-    return str(expected) == str(actual)
 
 
 def _job_from_cronjob(cj: dict[str, Any], name: str, args: list[str] | None = None) -> dict:

@@ -42,7 +42,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import DeploymentUpdate
 from prefect.settings import PREFECT_API_URL
 
-from etl_shared.testing.contract import _same
+from etl_shared.testing.contract import assert_golden_day
 from etl_shared.testing.landing import MISSING_DAY, SAMPLE_DAYS
 from etl_shared.warehouse import open_warehouse
 
@@ -302,17 +302,8 @@ def test_k8s_deployment_runs_a_partition(
     # the pod really ran the flow run: `prefect flow-run execute` of this venv
     assert f"{Path(sys.executable).parent / 'prefect'} flow-run execute" in log
 
-    expected = golden_carrier_daily[day]
-    cols = list(expected[0])
     with open_warehouse(k8s_pool.warehouse_url) as wh:
-        rows = wh.query(
-            f"SELECT {', '.join(cols)} FROM carrier_daily WHERE flight_date = ? ORDER BY carrier",
-            [dt.date.fromisoformat(day)],
-        )
-    assert len(rows) == len(expected)
-    for want, got in zip(expected, rows, strict=True):
-        diffs = {c: (want[c], a) for c, a in zip(cols, got, strict=True) if not _same(want[c], a)}
-        assert not diffs, f"{day} {want['carrier']}: expected vs actual {diffs}"
+        assert_golden_day(wh, day, golden_carrier_daily[day])
     assert [(p, s) for p, s, _ in _runs(k8s_pool.warehouse_url, day)] == [("prefect", "success")]
 
 

@@ -128,6 +128,20 @@ def _count(url: str, sql: str, params: list[Any]) -> int:
         return int(wh.query(sql, params)[0][0])
 
 
+def assert_golden_day(wh: Any, day: str, expected: list[dict[str, Any]]) -> None:
+    """`carrier_daily` of `day` in the open warehouse `wh` equals the golden rows (floats
+    to 1e-9), carrier by carrier; the failure names the day, the carrier and the columns."""
+    cols = list(expected[0])
+    actual = wh.query(
+        f"SELECT {', '.join(cols)} FROM carrier_daily WHERE flight_date = ? ORDER BY carrier",
+        [dt.date.fromisoformat(day)],
+    )
+    assert len(actual) == len(expected), f"{day}: {len(actual)} carriers, expected {len(expected)}"
+    for exp, act in zip(expected, actual, strict=True):
+        diffs = {c: (exp[c], a) for c, a in zip(cols, act, strict=True) if not _same(exp[c], a)}
+        assert not diffs, f"{day} {exp['carrier']}: expected vs actual {diffs}"
+
+
 def _same(expected: object, actual: object) -> bool:
     if isinstance(expected, float) or isinstance(actual, float):
         return (
@@ -148,20 +162,8 @@ def test_golden_carrier_daily(
     _run_ok(platform_runner, list(GOLDEN_DAYS))
     with open_warehouse(warehouse_url) as wh:
         for day in GOLDEN_DAYS:
-            cols = list(golden_carrier_daily[day][0])
-            actual = wh.query(
-                f"SELECT {', '.join(cols)} FROM carrier_daily WHERE flight_date = ? ORDER BY carrier",
-                [dt.date.fromisoformat(day)],
-            )
             expected = golden_carrier_daily[day]
-            assert len(actual) == len(expected), (
-                f"{day}: {len(actual)} carriers, expected {len(expected)}"
-            )
-            for exp, act in zip(expected, actual, strict=True):
-                diffs = {
-                    c: (exp[c], a) for c, a in zip(cols, act, strict=True) if not _same(exp[c], a)
-                }
-                assert not diffs, f"{day} {exp['carrier']}: expected vs actual {diffs}"
+            assert_golden_day(wh, day, expected)
             (flights,) = wh.query(
                 "SELECT count(*) FROM flights WHERE flight_date = ?", [dt.date.fromisoformat(day)]
             )[0]
