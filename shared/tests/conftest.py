@@ -35,6 +35,14 @@ class PythonRunner:
         )
         return subprocess.run(argv, env=dict(env), capture_output=True, text=True, check=False)
 
+    def report(self, month: str) -> RunOutcome:
+        """`etl report --month M` (what make report calls), in a subprocess."""
+        etl = str(Path(sys.executable).parent / "etl")
+        proc = subprocess.run(
+            [etl, "report", "--month", month], capture_output=True, text=True, check=False
+        )
+        return RunOutcome(month, proc.returncode == 0, proc.stderr.strip() or None)
+
 
 @pytest.fixture(scope="session")
 def platform_runner() -> PythonRunner:

@@ -1,4 +1,5 @@
-"""The `etl` command line: seed the landing zone, run, backfill and verify partitions.
+"""The `etl` command line: seed the landing zone, run, backfill and verify partitions, and
+write the monthly carrier report.
 
 Exit codes: 0 ok, 1 a run failed, 2 bad arguments or settings (nothing was touched):
 a date that is not a day of the data (2013-01-01..2013-12-31), an unsupported or missing
@@ -27,12 +28,12 @@ from etl_shared.errors import (
     one_line,
 )
 from etl_shared.landing import seed as seed_landing
-from etl_shared.partitions import date_range, partition_key
+from etl_shared.partitions import date_range, month_key, partition_key
 from etl_shared.runner import PartitionResult, run_partitions
 from etl_shared.warehouse import open_warehouse, redact_url
 
 app = typer.Typer(
-    help="The nycflights13 pipeline: seed, run, backfill, verify.", no_args_is_help=True
+    help="The nycflights13 pipeline: seed, run, backfill, verify, report.", no_args_is_help=True
 )
 console = Console()
 err_console = Console(stderr=True)
@@ -131,6 +132,30 @@ def backfill(
         )
     _print_summary(results)
     raise typer.Exit(0 if all(r.ok for r in results) else 1)
+
+
+@app.command()
+def report(
+    month: Annotated[str, typer.Option(help="The month to report, YYYY-MM.")],
+) -> None:
+    """Write the month's carrier report (carrier_monthly) once every day of it is loaded."""
+    from etl_shared.report import write_carrier_report
+
+    try:
+        key = month_key(month)
+    except InvalidPartitionError as exc:
+        raise _bad_args(exc) from None
+    if not _reachable():
+        raise typer.Exit(1)
+    try:
+        with open_warehouse(_warehouse_url()) as wh:
+            result = write_carrier_report(wh, key)
+    except EtlError as exc:
+        err_console.print(f"[red]failed:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    console.print(
+        f"carrier report {result.month}: {result.carriers} carriers, {result.flights} flights"
+    )
 
 
 @app.command()

@@ -15,7 +15,7 @@ from typing import Any
 from etl_shared.schema import TABLE_KEYS, columns
 from etl_shared.warehouse import open_warehouse
 
-COMPARED_TABLES = ("flights", "carrier_daily", "quarantine")
+COMPARED_TABLES = ("flights", "carrier_daily", "quarantine", "carrier_monthly")
 IGNORED_COLUMNS = {"quarantine": {"run_id"}}
 
 

@@ -93,3 +93,44 @@ def _days(first: dt.date, last: dt.date) -> Iterator[str]:
     while day <= last:
         yield day.isoformat()
         day += dt.timedelta(days=1)
+
+
+# ----------------------------------------------------------------------------- months
+# The monthly report's partitions are calendar months of the data, keyed `YYYY-MM`.
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def month_key(value: str | dt.date) -> str:
+    """Return the month key `YYYY-MM` that `value` names (a month key, or any day of it),
+    or raise InvalidPartitionError when it is not a month of the data."""
+    if isinstance(value, dt.date):
+        first = value.replace(day=1)
+    else:
+        text = str(value).strip()
+        match = _MONTH.match(text)
+        if match is None:
+            if _DATE.match(text):
+                return month_key(parse_date(text))
+            raise InvalidPartitionError(f"invalid month {value!r}: expected YYYY-MM")
+        year, month = int(match.group(1)), int(match.group(2))
+        if not 1 <= month <= 12:
+            raise InvalidPartitionError(f"invalid month {value!r}: month must be 01..12")
+        first = dt.date(year, month, 1)
+    if not FIRST_PARTITION.replace(day=1) <= first <= LAST_PARTITION.replace(day=1):
+        raise InvalidPartitionError(
+            f"invalid month {first:%Y-%m}: outside the data "
+            f"({FIRST_PARTITION:%Y-%m}..{LAST_PARTITION:%Y-%m})"
+        )
+    return f"{first:%Y-%m}"
+
+
+def month_bounds(month: str | dt.date) -> tuple[dt.date, dt.date]:
+    """The month's first day and the first day of the next month (half-open)."""
+    first = dt.date.fromisoformat(f"{month_key(month)}-01")
+    return first, (first + dt.timedelta(days=32)).replace(day=1)
+
+
+def month_days(month: str | dt.date) -> list[str]:
+    """The partition keys of every day of the month."""
+    first, after = month_bounds(month)
+    return list(_days(first, after - dt.timedelta(days=1)))

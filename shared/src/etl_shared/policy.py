@@ -17,6 +17,7 @@ which cannot import, are asserted equal by those tests.
 | backoff | exponential, factor 2, first wait 30 s | `ETL_RETRY_DELAY_SECONDS` overrides the first wait (tests use ~1 s); parsed here only |
 | retryable | :func:`etl_shared.errors.is_retryable` | only a transient source error; bad data never gets better |
 | yesterday | :func:`yesterday_partition` | the day before `now` in the pipeline's time zone |
+| last month | :func:`previous_month` | the month before `now`'s month in that zone: what the report's tick reports |
 | staging | :func:`staging_path` | `$STAGING_DIR/<partition>/<run_id>` |
 | run ids | :func:`run_id_for`, :func:`new_run_id` | `<platform>-<id>`, only `[A-Za-z0-9_.-]` |
 | warehouse Secret | `etl-warehouse`, key `WAREHOUSE_URL` | one name in every platform's deploy files |
@@ -57,6 +58,7 @@ __all__ = [
     "Schedule",
     "is_retryable",
     "new_run_id",
+    "previous_month",
     "record_failed_run",
     "record_run",
     "retry_policy",
@@ -108,6 +110,15 @@ def yesterday_partition(now: dt.datetime, timezone: str = TIMEZONE) -> str:
         raise ValueError(f"yesterday_partition needs an aware datetime, got {now!r}")
     today = now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
     return (today - dt.timedelta(days=1)).isoformat()
+
+
+def previous_month(now: dt.datetime, timezone: str = TIMEZONE) -> str:
+    """The month key (`YYYY-MM`) of the month before `now`'s, in the pipeline's time zone:
+    the month a MONTHLY_REPORT tick reports. `now` must carry its time zone."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"previous_month needs an aware datetime, got {now!r}")
+    first = now.astimezone(zoneinfo.ZoneInfo(timezone)).date().replace(day=1)
+    return f"{first - dt.timedelta(days=1):%Y-%m}"
 
 
 # ----------------------------------------------------------------------------- retries

@@ -69,6 +69,20 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         ("message", "VARCHAR NOT NULL"),
         ("run_id", "VARCHAR NOT NULL"),
     ],
+    # The monthly carrier report (etl_shared.report): one row per carrier and month, written
+    # only once every day of the month is in carrier_daily. `month` is the month's first day.
+    "carrier_monthly": [
+        ("month", "DATE NOT NULL"),
+        ("carrier", "VARCHAR NOT NULL"),
+        ("carrier_name", "VARCHAR NOT NULL"),
+        ("days", "BIGINT NOT NULL"),
+        ("flights", "BIGINT NOT NULL"),
+        ("cancelled", "BIGINT NOT NULL"),
+        ("arrived", "BIGINT NOT NULL"),
+        ("on_time", "BIGINT NOT NULL"),
+        ("on_time_rate", "DOUBLE PRECISION"),
+        ("total_distance", "BIGINT NOT NULL"),
+    ],
     "pipeline_runs": [
         ("run_id", "VARCHAR NOT NULL PRIMARY KEY"),
         ("platform", "VARCHAR NOT NULL"),
@@ -87,6 +101,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "flights": ("flight_id",),
     "carrier_daily": ("flight_date", "carrier"),
     "quarantine": ("partition_date", "line_number", "reason"),
+    "carrier_monthly": ("month", "carrier"),
     "pipeline_runs": ("run_id",),
 }
 # Tables whose rows for a partition are replaced together by one load.
@@ -98,6 +113,7 @@ PARTITIONED_TABLES: dict[str, str] = {
 EXTRA_DDL = (
     "CREATE UNIQUE INDEX IF NOT EXISTS carrier_daily_key ON carrier_daily (flight_date, carrier)",
     "CREATE INDEX IF NOT EXISTS quarantine_partition ON quarantine (partition_date)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS carrier_monthly_key ON carrier_monthly (month, carrier)",
 )
 # Columns that identify a table's content, for checksums and comparisons across warehouses.
 COMPARE_COLUMNS: dict[str, list[str]] = {

