@@ -14,6 +14,7 @@ PLATFORMS := $(foreach p,airflow dagster prefect k8s,$(if $(wildcard $(p)-platfo
 PROJECTS := shared $(PLATFORMS)
 DEMO_START ?= 2013-01-01
 DEMO_END ?= 2013-01-07
+DEMO_MONTH ?= 2013-01
 
 .PHONY: help bootstrap setup test-all test-tools compare template lint format demo bench screenshots clean
 
@@ -64,7 +65,7 @@ format: bootstrap ## Format all Python code with ruff
 demo: bootstrap ## The first week of 2013 through all four platforms, side by side (reports/compare.*)
 	$(MAKE) --no-print-directory -C shared setup
 	cd shared && $(UV) run --frozen --no-sync python ../tools/compare.py \
-	  --start $(DEMO_START) --end $(DEMO_END) --workdir $(CURDIR)/data/demo --out $(CURDIR)/reports
+	  --start $(DEMO_START) --end $(DEMO_END) --report-month $(DEMO_MONTH) --workdir $(CURDIR)/data/demo --out $(CURDIR)/reports
 
 template: bootstrap ## Copy one platform out as a project of its own: make template PLATFORM=dagster DEST=../my-pipeline
 	@test -n "$(PLATFORM)" -a -n "$(DEST)" || { echo "usage: make template PLATFORM=<airflow|dagster|prefect|k8s> DEST=<dir>"; exit 2; }

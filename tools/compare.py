@@ -4,11 +4,15 @@ Every project is set up first (`make -C <project> setup`: its virtual environmen
 what else its runs need), apart from the timing. Then each platform runs
 `make -C <platform> backfill START=… END=…` (its orchestrator, its own warehouse, the
 same landing zone), timed; `shared/`'s own backfill (the bare step functions) runs the
-same way as the baseline. Then every warehouse is checksummed per
-table and compared with the baseline's. Prints a side-by-side table and writes
+same way as the baseline. With `--report-month YYYY-MM`, each warehouse first gets the
+month's other days from the bare steps (untimed), and after the backfill each platform
+writes the month's carrier report through its own `make report MONTH=…` (timed apart).
+Then every warehouse is checksummed per table (`carrier_monthly` too) and compared with
+the baseline's. Prints a side-by-side table and writes
 reports/compare.md and reports/compare.html (with a bar chart of the wall times).
 
-    python tools/compare.py --start 2013-01-01 --end 2013-01-07 [--backend postgres]
+    python tools/compare.py --start 2013-01-01 --end 2013-01-07 [--report-month 2013-01]
+                            [--backend postgres]
 
 Runs with shared/'s environment (`make demo`, `make compare`). Exit code 1 when a run
 fails or any two platforms disagree on any table.
@@ -17,6 +21,7 @@ fails or any two platforms disagree on any table.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import html
 import os
 import subprocess
@@ -31,8 +36,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from etl_shared.compare import COMPARED_TABLES, checksums, first_differences
+from etl_shared.config import Settings
 from etl_shared.landing import seed
-from etl_shared.partitions import date_range
+from etl_shared.partitions import date_range, month_days, month_key
+from etl_shared.runner import run_partitions
 from etl_shared.warehouse import open_warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,6 +67,8 @@ class Result:
     partitions: int = 0
     sums: dict[str, tuple[int, str]] = field(default_factory=dict)
     same: dict[str, bool] = field(default_factory=dict)
+    report_ok: bool | None = None  # None: no report asked for
+    report_wall: float = 0.0
 
 
 def project_dir(name: str) -> Path:
@@ -96,19 +105,56 @@ def run_backfill(
     return run_make(name, ["backfill", f"START={start}", f"END={end}"], env, log)
 
 
+def run_report(name: str, month: str, env: dict[str, str], log: Path) -> tuple[bool, float]:
+    """`make -C <project> report MONTH=…`, timed; output to `log`."""
+    return run_make(name, ["report", f"MONTH={month}"], env, log)
+
+
+def other_days(month: str, start: str, end: str) -> list[str]:
+    """The days of `month` outside start..end: what the bare steps load before the runs."""
+    inside = set(date_range(start, end))
+    return [day for day in month_days(month) if day not in inside]
+
+
+def prefill_month(url: str, landing: Path, staging: Path, days: list[str]) -> None:
+    """Load `days` into the warehouse at `url` with the bare steps (not timed, not compared
+    apart: every platform's warehouse gets the same rows this way)."""
+    results = run_partitions(days, settings=Settings(landing, url, staging), batch_size=31)
+    failed = [f"{r.partition}: {r.error}" for r in results if not r.ok]
+    if failed:
+        raise RuntimeError(f"could not prepare the report month: {failed[:3]}")
+
+
 def warehouse_facts(result: Result, start: str, end: str) -> None:
+    """Rows and partitions of start..end (the compared runs), and every table's checksum."""
+    first, last = (dt.date.fromisoformat(d) for d in (start, end))
     with open_warehouse(result.url) as wh:
-        ((loaded, days),) = wh.query("SELECT count(*), count(DISTINCT flight_date) FROM flights")
-        ((quarantined,),) = wh.query("SELECT count(*) FROM quarantine")
+        ((loaded, days),) = wh.query(
+            "SELECT count(*), count(DISTINCT flight_date) FROM flights "
+            "WHERE flight_date BETWEEN ? AND ?",
+            [first, last],
+        )
+        ((quarantined,),) = wh.query(
+            "SELECT count(*) FROM quarantine WHERE partition_date BETWEEN ? AND ?", [first, last]
+        )
     result.loaded, result.partitions, result.quarantined = int(loaded), int(days), int(quarantined)
     result.sums = checksums(result.url)
 
 
 def compare(
-    start: str, end: str, workdir: Path, backend: str, names: list[str], console: Console
+    start: str,
+    end: str,
+    workdir: Path,
+    backend: str,
+    names: list[str],
+    console: Console,
+    report_month: str | None = None,
 ) -> list[Result]:
     landing = workdir / "landing"
     seed(landing, start, end, overwrite=False)  # keep landing files prepared beforehand
+    prefill = other_days(report_month, start, end) if report_month else []
+    if prefill:
+        seed(landing, prefill[0], prefill[-1], overwrite=False)
     with ExitStack() as stack:
         urls = {}
         if backend == "postgres":
@@ -136,6 +182,11 @@ def compare(
                 if not ok:
                     result.log = log
                     console.print(f"[red]{LABELS[result.name]}: make setup failed; see {log}[/red]")
+                elif prefill:
+                    progress.update(
+                        task, description=f"{LABELS[result.name]}: the month's other days"
+                    )
+                    prefill_month(result.url, landing, workdir / result.name / "staging", prefill)
                 progress.advance(task)
             task = progress.add_task("compare", total=len(results))
             for result in results:
@@ -148,6 +199,16 @@ def compare(
                 if result.log is None:  # its setup went through
                     result.log = workdir / f"{result.name}.log"
                     result.ok, result.wall = run_backfill(result.name, start, end, env, result.log)
+                    if report_month and result.ok:
+                        progress.update(
+                            task, description=f"{LABELS[result.name]}: report {report_month}"
+                        )
+                        report_log = workdir / f"{result.name}-report.log"
+                        result.report_ok, result.report_wall = run_report(
+                            result.name, report_month, env, report_log
+                        )
+                        if not result.report_ok:
+                            result.ok, result.log = False, report_log
                 warehouse_facts(result, start, end)
                 progress.advance(task)
             baseline = results[0]
@@ -177,8 +238,15 @@ def table_rows(results: list[Result]) -> list[list[str]]:
                 f"{r.quarantined:,}",
                 f"{r.sums['flights'][1][:12]} {'✓' if r.same['flights'] else '✗'}",
                 f"{r.sums['carrier_daily'][1][:12]} {'✓' if r.same['carrier_daily'] else '✗'}",
+                (
+                    "not asked"
+                    if r.report_ok is None
+                    else f"{r.sums['carrier_monthly'][0]} rows "
+                    f"{r.sums['carrier_monthly'][1][:12]} {'✓' if r.same['carrier_monthly'] else '✗'}"
+                ),
                 f"{r.wall:.1f}",
                 f"{r.wall / base:.1f}x",
+                "" if r.report_ok is None else f"{r.report_wall:.1f}",
                 f"{r.setup:.1f}",
             ]
         )
@@ -193,15 +261,19 @@ HEADER = [
     "quarantined",
     "flights checksum",
     "carrier_daily checksum",
+    "carrier_monthly checksum",
     "wall s",
     "vs bare steps",
+    "report s",
     "setup s (not in wall s)",
 ]
 WHAT_IS_TIMED = (
     "Wall s is `make backfill` alone: the tool's start-up and the runs of every partition "
     "(seeding is a no-op: the landing files exist). Each project was set up before any "
     "timing began (`make setup`: virtual environment, and the Airflow metadata database); "
-    "that time is the last column, 0.1 s or so when nothing was left to do."
+    "that time is the last column, 0.1 s or so when nothing was left to do. Report s is "
+    "`make report MONTH=…` alone, after the backfill completed the month (the month's "
+    "other days were loaded beforehand by the bare steps, untimed)."
 )
 
 
@@ -256,18 +328,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", default="2013-01-01")
     parser.add_argument("--end", default="2013-01-07")
     parser.add_argument("--backend", choices=("duckdb", "postgres"), default="duckdb")
+    parser.add_argument(
+        "--report-month", default=None, help="also write and compare this month's carrier report"
+    )
     parser.add_argument("--platforms", default=",".join(PLATFORMS))
     parser.add_argument("--workdir", type=Path, default=ROOT / "data" / "compare")
     parser.add_argument("--out", type=Path, default=ROOT / "reports")
     args = parser.parse_args(argv)
     date_range(args.start, args.end)  # refuses a bad range before anything runs
+    if args.report_month:
+        args.report_month = month_key(args.report_month)
     names = [BASELINE, *(p for p in args.platforms.split(",") if p)]
     unknown = [n for n in names[1:] if n not in PLATFORMS]
     if unknown:
         parser.error(f"unknown platform(s) {unknown}: choose from {', '.join(PLATFORMS)}")
     console = Console(width=150)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    results = compare(args.start, args.end, args.workdir, args.backend, names, console)
+    results = compare(
+        args.start, args.end, args.workdir, args.backend, names, console, args.report_month
+    )
     table = Table(title=f"{args.start} .. {args.end} on {args.backend}")
     for col in HEADER:
         table.add_column(col, justify="right")

@@ -1,4 +1,5 @@
-"""`make compare`: the four platforms load the same partitions and agree on every table."""
+"""`make compare`: the four platforms load the same partitions, write the same monthly
+carrier report, and agree on every table (daily and monthly parity)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from etl_shared.landing import flights_file, seed
 from etl_shared.testing.landing import bad_rows
 
 START, END = "2013-01-01", "2013-01-02"
+MONTH = "2013-01"  # its other days are loaded by the bare steps; the platforms complete it
 
 
 @pytest.mark.parametrize("backend", ["duckdb", "postgres"])
@@ -26,7 +28,9 @@ def test_every_platform_loads_the_same_rows(backend: str, tmp_path: Path) -> Non
         for group in groups.values():
             fh.write(b"\n".join(group) + b"\n")
     console = Console(record=True, width=150)
-    results = compare.compare(START, END, workdir, backend, ["shared", *compare.PLATFORMS], console)
+    results = compare.compare(
+        START, END, workdir, backend, ["shared", *compare.PLATFORMS], console, MONTH
+    )
     assert [r.name for r in results] == ["shared", "airflow", "dagster", "prefect", "k8s"]
     failed = {r.name: r.log.read_text()[-2000:] for r in results if not r.ok}
     assert failed == {}
@@ -34,6 +38,8 @@ def test_every_platform_loads_the_same_rows(backend: str, tmp_path: Path) -> Non
     assert baseline.partitions == 2
     assert baseline.quarantined == sum(len(group) for group in groups.values())  # every bad row
     assert baseline.loaded == 842 + 943
+    assert baseline.sums["carrier_monthly"][0] == 16  # one row per carrier flying in January
+    assert all(r.report_ok for r in results), [(r.name, r.report_ok) for r in results]
     for result in results[1:]:
         assert result.sums == baseline.sums, (result.name, console.export_text()[-3000:])
         assert all(result.same.values())
@@ -41,7 +47,7 @@ def test_every_platform_loads_the_same_rows(backend: str, tmp_path: Path) -> Non
     compare.write_reports(results, START, END, backend, out)
     rows = [line for line in (out / "compare.md").read_text().splitlines() if line.startswith("| ")]
     assert len(rows) == 1 + len(results)  # the header and one row per platform
-    assert all(row.count("✓") == 2 for row in rows[1:])
+    assert all(row.count("✓") == 3 for row in rows[1:])
     assert not any("✗" in row for row in rows)
     html = (out / "compare.html").read_text()
     assert "<svg" in html
