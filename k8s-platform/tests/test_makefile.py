@@ -1,4 +1,4 @@
-"""`make run`, `make backfill` and `make bench` need the venv only; the Go-built tools
+"""`make run`, `make backfill`, `make report` and `make bench` need the venv only; the Go-built tools
 (helm, promtool, the prometheus-operator CRDs) are built for `make test` and `make lint`.
 
 Checked with `make --dry-run` against an empty tools folder, so every missing build
@@ -42,6 +42,7 @@ def dry_run(target: str, tools: Path, *args: str) -> str:
         ("setup", ()),
         ("run", ("DATE=2013-01-05",)),
         ("backfill", ("START=2013-01-01", "END=2013-01-02")),
+        ("report", ("MONTH=2013-02",)),
         ("bench", ()),
     ],
 )
