@@ -15,7 +15,8 @@ there with the bare steps, all but its last day first.
   the garbage collector removes it with the pipeline;
 * a Job from the report CronJob for an incomplete month fails at once (exit 3, the pod
   failure policy), one line naming the missing day, nothing written; once the month's
-  last day is loaded the same Job writes `carrier_monthly` equal to the golden rows.
+  last day is loaded the same Job writes `carrier_monthly` equal to the golden rows, and
+  so does the Job `make report` submits.
 """
 
 from __future__ import annotations
@@ -281,6 +282,29 @@ def _same(expected: object, actual: object) -> bool:
             and math.isclose(float(expected), float(actual), rel_tol=1e-9)
         )
     return str(expected) == str(actual)
+
+
+def test_make_report_submits_a_job_of_the_report_cronjob(
+    cluster, warehouse, month_loaded, monkeypatch, capsys
+):
+    """What `make report MONTH=…` submits when the control plane binaries are there
+    (`cluster.report_on_cluster`), on this session's API server instead of one started
+    for the command (starting one is test_cluster.py's `make run` test)."""
+    import contextlib
+
+    from k8s_platform import cluster as local_cluster
+
+    @contextlib.contextmanager
+    def session_cluster():  # type: ignore[no-untyped-def]
+        yield cluster.plane.kubeconfig, cluster.node
+
+    monkeypatch.setattr(local_cluster, "_cluster", session_cluster)
+    monkeypatch.setenv("WAREHOUSE_URL", warehouse)
+    assert local_cluster.report_on_cluster(GOLDEN_MONTH, timeout=90) == 0
+    out = capsys.readouterr().out
+    assert f"args --month {GOLDEN_MONTH}" in out
+    assert f"report {GOLDEN_MONTH} ok: carrier_monthly" in out
+    assert "Job Complete" in out
 
 
 def test_the_report_cronjob_is_written_once_per_change_and_removed_when_disabled(cluster, operator):

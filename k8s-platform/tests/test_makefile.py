@@ -57,3 +57,15 @@ def test_test_and_lint_build_the_go_tools_first(target: str, tmp_path: Path):
     assert "helm.sh/helm/v3/cmd/helm@" in commands
     assert "prometheus/cmd/promtool@" in commands
     assert "prometheus-operator@" in commands
+
+
+def test_make_report_refuses_a_bad_month_in_one_line():
+    out = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(ROOT), "report", "MONTH=2013-13"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 2, out.stdout + out.stderr
+    (line,) = [x for x in out.stderr.splitlines() if not x.startswith("make")]
+    assert line == "error: invalid month '2013-13': month must be 01..12"
