@@ -55,6 +55,81 @@ def test_cronjob_carries_every_field_of_the_spec(example):
     validate_k8s(cj)
 
 
+def test_report_cronjob_runs_last_month_with_the_daily_job_settings(example):
+    daily, report = (c for c in builders.desired_children(example) if c["kind"] == "CronJob")
+    assert report["metadata"]["name"] == "flights-daily-carrier-report-monthly"
+    assert report["metadata"]["labels"][builders.LABEL_COMPONENT] == "report"
+    assert report["metadata"]["ownerReferences"] == daily["metadata"]["ownerReferences"]
+    spec = report["spec"]
+    assert (spec["schedule"], spec["timeZone"], spec["suspend"]) == (
+        "0 7 1 * *",
+        "America/New_York",
+        False,
+    )
+    (c,) = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert c["command"] == builders.JOB_COMMAND
+    assert c["args"] == ["--month", "last"]
+    # everything but the schedule, the labels and the command's arguments is the daily one's
+    for key in (
+        "concurrencyPolicy",
+        "startingDeadlineSeconds",
+        "successfulJobsHistoryLimit",
+        "failedJobsHistoryLimit",
+    ):
+        assert spec[key] == daily["spec"][key], key
+    rj, dj = spec["jobTemplate"]["spec"], daily["spec"]["jobTemplate"]["spec"]
+    for key in ("backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished"):
+        assert rj[key] == dj[key], key
+    assert rj["podFailurePolicy"] == dj["podFailurePolicy"]  # exit 2 and 3 fail at once
+    (dc,) = dj["template"]["spec"]["containers"]
+    assert {k: v for k, v in c.items() if k != "args"} == {
+        k: v for k, v in dc.items() if k != "args"
+    }
+    assert rj["template"]["spec"]["volumes"] == dj["template"]["spec"]["volumes"]
+    validate_k8s(report)
+
+
+def test_report_time_zone_and_suspend_follow_the_pipeline_unless_set(example):
+    spec = {**example["spec"], "timeZone": "Asia/Tokyo", "suspend": True, "report": {}}
+    report = builders.build_report_cronjob(pipeline(spec))
+    assert (report["spec"]["timeZone"], report["spec"]["suspend"]) == ("Asia/Tokyo", True)
+    env = report["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "ETL_TIMEZONE", "value": "Asia/Tokyo"} in env  # "last month" in Tokyo
+    spec["report"] = {"timeZone": "UTC", "suspend": False, "schedule": "@monthly"}
+    report = builders.build_report_cronjob(pipeline(spec))
+    assert (report["spec"]["schedule"], report["spec"]["timeZone"]) == ("@monthly", "UTC")
+    assert report["spec"]["suspend"] is False
+    env = report["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "ETL_TIMEZONE", "value": "UTC"} in env
+
+
+def test_no_report_cronjob_without_an_enabled_report(example):
+    for report in (None, {"enabled": False}):
+        spec = {k: v for k, v in example["spec"].items() if k != "report"}
+        if report is not None:
+            spec["report"] = report
+        body = pipeline(spec)
+        assert builders.build_report_cronjob(body) is None
+        assert [c["metadata"]["name"] for c in builders.desired_children(body)] == [
+            "flights-daily-daily"
+        ]
+
+
+def test_a_report_job_for_one_month_is_the_cronjob_template_with_that_month(example):
+    cronjob = builders.build_report_cronjob(example)
+    job = builders.report_job(cronjob, "report-201302", "2013-02")
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["--month", "2013-02"]
+    assert (
+        job["spec"]["podFailurePolicy"]
+        == cronjob["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]
+    )
+    assert cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"] == [
+        "--month",
+        "last",
+    ]  # the CronJob is left as it was
+    validate_k8s(job)
+
+
 def test_pods_run_non_root_read_only_without_capabilities(example):
     for manifest in builders.desired_children(
         pipeline({**example["spec"], "backfill": {"start": "2013-01-01", "end": "2013-01-03"}})
@@ -149,6 +224,12 @@ def test_crd_defaults_match_the_builder_defaults():
         props["backfill"]["properties"]["parallelism"]["default"]
         == builders.BACKFILL_DEFAULT_PARALLELISM
     )
+    report = props["report"]["properties"]
+    for key, value in builders.REPORT_DEFAULTS.items():
+        assert report[key]["default"] == value, key
+    # no default in the CRD: the builder takes the pipeline's own
+    assert "default" not in report["timeZone"]
+    assert "default" not in report["suspend"]
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
@@ -176,6 +257,8 @@ def test_examples_are_valid_against_the_crd_schema_and_build(path):
         ),
         ({"backfill": {"start": "2012-01-01", "end": "2013-12-31"}}, "InvalidBackfill", "split it"),
         ({"image": ""}, "MissingImage", "spec.image"),
+        ({"report": {"schedule": "monthly"}}, "InvalidSchedule", "spec.report.schedule"),
+        ({"report": {"timeZone": "Mars/Olympus_Mons"}}, "UnknownTimeZone", "spec.report"),
     ],
 )
 def test_invalid_spec_sets_a_condition_and_creates_nothing(example, change, reason, words):
@@ -194,3 +277,16 @@ def test_invalid_spec_sets_a_condition_and_creates_nothing(example, change, reas
 def test_too_long_name_is_refused(example):
     body = pipeline(example["spec"], name="a" * 41)
     assert reconcile.plan(body, [], []).status["conditions"][0]["reason"] == "InvalidName"
+
+
+def test_a_name_too_long_for_the_report_cronjob_is_refused_only_with_a_report(example):
+    limit = builders.MAX_CRONJOB_NAME - len(builders.REPORT_SUFFIX)
+    assert len(builders.report_cronjob_name("a" * limit)) == builders.MAX_CRONJOB_NAME
+    builders.desired_children(pipeline(example["spec"], name="a" * limit))
+    (cond,) = reconcile.plan(pipeline(example["spec"], name="a" * (limit + 1)), [], []).status[
+        "conditions"
+    ]
+    assert cond["reason"] == "InvalidName"
+    assert f"at most {limit}" in cond["message"]
+    without = {**example["spec"], "report": {"enabled": False}}
+    builders.desired_children(pipeline(without, name="a" * (limit + 1)))

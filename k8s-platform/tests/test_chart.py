@@ -179,12 +179,15 @@ def test_one_image_runs_the_operator_and_every_job():
     for example in EXAMPLES.glob("*.yaml"):
         assert yaml.safe_load(example.read_text())["spec"]["image"] == image, example
     kinds = by_kind(helm_template(*ALL_ON))
-    (dep,), (cron,) = kinds["Deployment"], kinds["CronJob"]
+    (dep,) = kinds["Deployment"]
     (operator,) = dep["spec"]["template"]["spec"]["containers"]
-    (job,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
-    assert operator["image"] == job["image"] == image
+    assert operator["image"] == image
     assert operator["command"] == ["kopf"]
-    assert job["command"] == builders.JOB_COMMAND
+    assert len(kinds["CronJob"]) == 2  # the daily run and the monthly report
+    for cron in kinds["CronJob"]:
+        (job,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        assert job["image"] == image
+        assert job["command"] == builders.JOB_COMMAND
     assert {p["spec"]["image"] for p in kinds["EtlPipeline"]} == {image}
     # both commands are in the image: kopf is a runtime dependency, etl-k8s-job a script
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())["project"]
@@ -212,8 +215,9 @@ def test_pods_are_non_root_read_only_without_capabilities():
     kinds = by_kind(helm_template(*ALL_ON))
     pods = [
         kinds["Deployment"][0]["spec"]["template"]["spec"],
-        kinds["CronJob"][0]["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+        *(c["spec"]["jobTemplate"]["spec"]["template"]["spec"] for c in kinds["CronJob"]),
     ]
+    assert len(pods) == 3
     for pod in pods:
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["runAsUser"] != 0
@@ -309,9 +313,11 @@ def test_network_policy_allows_only_dns_api_server_and_scrapes():
     assert sorted(p["port"] for p in np["spec"]["ingress"][0]["ports"]) == ["health", "metrics"]
 
 
-def test_plain_cronjob_runs_the_same_container_as_the_operators_cronjob():
+def test_plain_cronjobs_run_the_same_containers_as_the_operators_cronjobs():
+    """The plain daily CronJob equals the operator's daily one, the plain report CronJob
+    the operator's report one (`spec.report` with its defaults), field by field."""
     kinds = by_kind(helm_template(*ALL_ON))
-    (plain,) = kinds["CronJob"]
+    plain = {c["metadata"]["labels"][builders.LABEL_COMPONENT]: c for c in kinds["CronJob"]}
     body = {
         "metadata": {"name": "flights-daily-plain", "namespace": "etl", "uid": "u"},
         "spec": {
@@ -319,9 +325,19 @@ def test_plain_cronjob_runs_the_same_container_as_the_operators_cronjob():
             "timeZone": "America/New_York",
             "warehouseSecretRef": {"name": "etl-warehouse", "key": "WAREHOUSE_URL"},
             "dataVolumeClaim": "etl-data",
+            "report": {},
         },
     }
-    ours = builders.build_cronjob(body)
+    assert sorted(plain) == ["plain-cronjob", "plain-report"]
+    _assert_same_cronjob(plain["plain-cronjob"], builders.build_cronjob(body))
+    _assert_same_cronjob(plain["plain-report"], builders.build_report_cronjob(body))
+    # named as the operator names the report of a pipeline called plainCronJob.name
+    assert plain["plain-report"]["metadata"]["name"] == builders.report_cronjob_name(
+        plain["plain-cronjob"]["metadata"]["name"]
+    )
+
+
+def _assert_same_cronjob(plain: dict, ours: dict) -> None:
     for key in (
         "schedule",
         "concurrencyPolicy",
@@ -351,9 +367,44 @@ def test_plain_cronjob_runs_the_same_container_as_the_operators_cronjob():
     assert plain_env == our_env
 
 
+def test_plain_report_cronjob_follows_its_values():
+    def plain(*sets: str) -> dict[str, dict]:
+        objs = helm_template("operator.enabled=false", "plainCronJob.enabled=true", *sets)
+        return {o["metadata"]["name"]: o["spec"] for o in objs}
+
+    report = "flights-daily-plain-carrier-report-monthly"
+    assert sorted(plain("plainCronJob.report.enabled=false")) == ["flights-daily-plain"]
+    # time zone and suspend follow the daily CronJob's unless set
+    cjs = plain("plainCronJob.timeZone=Asia/Tokyo", "plainCronJob.suspend=true")
+    assert (cjs[report]["timeZone"], cjs[report]["suspend"]) == ("Asia/Tokyo", True)
+    (container,) = cjs[report]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert {"name": "ETL_TIMEZONE", "value": "Asia/Tokyo"} in container["env"]
+    assert container["args"] == ["--month", "last"]
+    cjs = plain(
+        "plainCronJob.suspend=true",
+        "plainCronJob.report.suspend=false",
+        "plainCronJob.report.timeZone=UTC",
+        "plainCronJob.report.schedule=@monthly",
+    )
+    assert (cjs[report]["schedule"], cjs[report]["timeZone"]) == ("@monthly", "UTC")
+    assert (cjs[report]["suspend"], cjs["flights-daily-plain"]["suspend"]) == (False, True)
+    out = subprocess.run(
+        [
+            *(tool("HELM", "helm"), "template", "etl", str(CHART)),
+            *("--set", "plainCronJob.enabled=true", "--set", f"plainCronJob.name={'a' * 30}"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode != 0
+    assert "at most 29" in out.stderr
+
+
 def test_plain_cronjob_and_operator_can_be_switched_independently():
     kinds = by_kind(helm_template("operator.enabled=false", "plainCronJob.enabled=true"))
     assert set(kinds) == {"CronJob"}
+    assert len(kinds["CronJob"]) == 2
 
 
 def test_values_schema_rejects_unknown_keys_and_describes_every_key():

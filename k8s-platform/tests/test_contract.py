@@ -4,7 +4,9 @@ For each partition the runner builds the Indexed Job the operator would create f
 day (`builders.build_backfill_job`, a range of one day) and runs its container command
 as a subprocess with the container's environment (`localrun.run_job`), the way the
 kubelet would start the pod, plus the test's environment (warehouse, landing zone,
-fault switches) in place of the Secret and the data volume.
+fault switches) in place of the Secret and the data volume. The monthly report is a Job
+from the template of the report's CronJob (`builders.build_report_cronjob`) with
+`--month M` (`localrun.report_job_for`), run the same way: what `make report` runs.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ class JobCommandRunner:
             error = None if result.ok else (result.stderr.strip() or f"exit {result.returncode}")
             outcomes.append(RunOutcome(day, result.ok, error))
         return outcomes
+
+    def report(self, month: str) -> RunOutcome:
+        """`etl-k8s-job --month M` from the report CronJob's template, in a subprocess."""
+        result = localrun.run_report_job(localrun.report_job_for(month))
+        error = None if result.ok else (result.stderr.strip() or f"exit {result.returncode}")
+        return RunOutcome(month, result.ok, error)
 
     def command(self, args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
         """`etl-k8s-local run|backfill` as `make run` / `make backfill` call it."""

@@ -167,6 +167,30 @@ def test_child_event_reconciles_the_owner_at_once(example, store):
     assert ("CronJob", "etl", "flights-daily-daily") in store.objects
 
 
+def test_report_cronjob_is_created_restored_and_removed_with_the_report(example, store):
+    key = ("CronJob", "etl", "flights-daily-carrier-report-monthly")
+    patch = handle(example, store)
+    assert store.objects[key]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0][
+        "args"
+    ] == ["--month", "last"]
+    assert patch["status"]["reportCronJob"] == key[2]
+    deleted = store.objects.pop(key)  # kubectl delete: its event brings it back
+    handlers.on_child_event(
+        body=kopf.Body(deleted),
+        type="DELETED",
+        memo=kopf.Memo(api=store),
+        pipelines_by_name={("etl", "flights-daily"): [example]},
+        logger=LOG,
+    )
+    assert key in store.objects
+    store.calls.clear()
+    example["spec"]["report"]["enabled"] = False
+    handle(example, store)
+    assert store.calls == [("delete", "CronJob", key[2])]
+    assert example["status"]["reportCronJob"] is None
+    assert ("CronJob", "etl", "flights-daily-daily") in store.objects
+
+
 def test_invalid_spec_sets_condition_and_creates_nothing(store):
     body = pipeline({"image": "etl:1", "schedule": "0 2 * * *", "timeZone": "Europe/Atlantis"})
     before = metrics.RECONCILES.labels("invalid")._value.get()
@@ -182,7 +206,11 @@ def test_invalid_spec_sets_condition_and_creates_nothing(store):
 def test_deleting_the_pipeline_lets_the_garbage_collector_remove_children(example, store):
     example["spec"]["backfill"] = {"start": "2013-01-01", "end": "2013-01-02"}
     handle(example, store)
-    assert len(store.objects) == 2
+    assert sorted(name for _, _, name in store.objects) == [
+        "flights-daily-backfill-20130101-20130102",
+        "flights-daily-carrier-report-monthly",
+        "flights-daily-daily",
+    ]
     handlers.on_delete(body=kopf.Body(example))
     store.collect_garbage(live_uids=set())
     assert store.objects == {}

@@ -40,6 +40,30 @@ def test_invalid_date_exits_with_the_not_retryable_code(capsys):
     assert "2013-02-30" in capsys.readouterr().err
 
 
+def test_report_pod_reports_last_month_in_its_time_zone():
+    now = dt.datetime(2013, 3, 1, 3, 0, tzinfo=dt.UTC)  # still Feb 28 in New York
+    assert jobcmd.resolve_month("last", {"ETL_TIMEZONE": "America/New_York"}, now) == "2013-01"
+    assert jobcmd.resolve_month("last", {"ETL_TIMEZONE": "UTC"}, now) == "2013-02"
+    assert jobcmd.resolve_month("2013-02", {}, now) == "2013-02"
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--month", "2013-13"], "2013-13"),
+        (["--month", "February"], "YYYY-MM"),
+        (["--month", "2012-12"], "outside the data"),
+        (["--month", "2013-02", "--date", "2013-02-01"], "--month"),
+    ],
+)
+def test_a_bad_month_exits_2_with_one_line(argv, words, capsys):
+    assert jobcmd.main(argv) == builders.EXIT_BAD_ARGS
+    err = capsys.readouterr().err
+    assert words in err
+    assert err.startswith("error: ")
+    assert err.count("\n") == 1
+
+
 def test_local_environment_maps_volumes_and_lets_secrets_come_from_the_shell(tmp_path: Path):
     body = localrun.pipeline_for_range("2013-01-01", "2013-01-03")
     body["spec"]["warehouseSecretRef"] = {"name": "etl-warehouse"}

@@ -1,4 +1,4 @@
-"""`make run`, `make backfill` and `make bench` need the venv only; the Go-built tools
+"""`make run`, `make backfill`, `make report` and `make bench` need the venv only; the Go-built tools
 (helm, promtool, the prometheus-operator CRDs) are built for `make test` and `make lint`.
 
 Checked with `make --dry-run` against an empty tools folder, so every missing build
@@ -42,6 +42,7 @@ def dry_run(target: str, tools: Path, *args: str) -> str:
         ("setup", ()),
         ("run", ("DATE=2013-01-05",)),
         ("backfill", ("START=2013-01-01", "END=2013-01-02")),
+        ("report", ("MONTH=2013-02",)),
         ("bench", ()),
     ],
 )
@@ -56,3 +57,15 @@ def test_test_and_lint_build_the_go_tools_first(target: str, tmp_path: Path):
     assert "helm.sh/helm/v3/cmd/helm@" in commands
     assert "prometheus/cmd/promtool@" in commands
     assert "prometheus-operator@" in commands
+
+
+def test_make_report_refuses_a_bad_month_in_one_line():
+    out = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(ROOT), "report", "MONTH=2013-13"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 2, out.stdout + out.stderr
+    (line,) = [x for x in out.stderr.splitlines() if not x.startswith("make")]
+    assert line == "error: invalid month '2013-13': month must be 01..12"

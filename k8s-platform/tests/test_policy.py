@@ -27,16 +27,20 @@ def _crd_defaults() -> dict:
     return {key: prop.get("default") for key, prop in spec.items()}
 
 
-def _plain_cronjob() -> dict:
-    (cronjob,) = [
-        o
+def _plain_cronjobs() -> dict[str, dict]:
+    """The plain CronJobs helm renders, by component: plain-cronjob (daily), plain-report."""
+    return {
+        o["metadata"]["labels"][builders.LABEL_COMPONENT]: o
         for o in helm_template(
             "plainCronJob.enabled=true",
             f"plainCronJob.warehouseSecretRef.name={policy.WAREHOUSE_SECRET}",
         )
         if o["kind"] == "CronJob"
-    ]
-    return cronjob
+    }
+
+
+def _plain_cronjob() -> dict:
+    return _plain_cronjobs()["plain-cronjob"]
 
 
 def test_schedule_matches_shared_policy() -> None:
@@ -49,6 +53,35 @@ def test_schedule_matches_shared_policy() -> None:
     assert (plain["spec"]["schedule"], plain["spec"]["timeZone"]) == expected
     example = yaml.safe_load((EXAMPLES / "flights-daily.yaml").read_text())
     assert (example["spec"]["schedule"], example["spec"]["timeZone"]) == expected
+
+
+def test_report_schedule_matches_shared_policy() -> None:
+    """What starts the monthly report (its CronJob, built, defaulted by the CRD, rendered
+    by helm, in the example) is MONTHLY_REPORT's cron and zone, and the month its pod
+    reports at a tick is policy.previous_month."""
+    expected = (policy.MONTHLY_REPORT.cron, policy.MONTHLY_REPORT.timezone)
+    cronjob = builders.build_report_cronjob(pipeline({"image": "etl:1", "report": {}}))
+    assert cronjob is not None
+    assert (cronjob["spec"]["schedule"], cronjob["spec"]["timeZone"]) == expected
+    (container,) = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["--month", "last"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["ETL_TIMEZONE"] == policy.MONTHLY_REPORT.timezone
+    report = crd_schema()["properties"]["spec"]["properties"]["report"]["properties"]
+    # the report's zone is the pipeline's, whose default is the policy's zone
+    assert (report["schedule"]["default"], _crd_defaults()["timeZone"]) == expected
+    plain = _plain_cronjobs()["plain-report"]
+    assert (plain["spec"]["schedule"], plain["spec"]["timeZone"]) == expected
+    example = yaml.safe_load((EXAMPLES / "flights-daily.yaml").read_text())["spec"]
+    assert (example["report"]["schedule"], example["timeZone"]) == expected
+    # a tick: 07:00 New York on March 1st reports February, also when UTC is already later
+    for now in (
+        dt.datetime(2013, 3, 1, 12, 0, tzinfo=dt.UTC),
+        dt.datetime(2013, 4, 1, 3, 30, tzinfo=dt.UTC),  # still March 31 in New York
+    ):
+        assert jobcmd.resolve_month("last", {"ETL_TIMEZONE": env["ETL_TIMEZONE"]}, now) == (
+            policy.previous_month(now)
+        )
 
 
 def test_retry_policy_matches_shared_policy(tmp_path: Path, monkeypatch, fault_injection) -> None:  # type: ignore[no-untyped-def]

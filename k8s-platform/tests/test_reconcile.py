@@ -38,6 +38,11 @@ def served(manifest: dict) -> dict:
     return obj
 
 
+def cronjobs(body: dict) -> list[dict]:
+    """Both CronJobs of the pipeline (the daily one, the report's) as the server holds them."""
+    return [served(c) for c in builders.desired_children(body) if c["kind"] == "CronJob"]
+
+
 def job_done(
     name: str, scheduled: str, *, ok: bool = True, completed: str = "2026-01-09T06:10:00Z"
 ) -> dict:
@@ -62,35 +67,39 @@ def job_done(
 def test_create_makes_the_cronjob(example):
     result = reconcile.plan(example, [], [], NOW)
     assert [(a.verb, a.kind, a.name) for a in result.actions] == [
-        ("create", "CronJob", "flights-daily-daily")
+        ("create", "CronJob", "flights-daily-daily"),
+        ("create", "CronJob", "flights-daily-carrier-report-monthly"),
     ]
     assert result.actions[0].body == builders.build_cronjob(example)
+    assert result.actions[1].body == builders.build_report_cronjob(example)
     assert result.phase == "Ready"
     cond = result.status["conditions"][0]
     assert (cond["status"], cond["reason"]) == ("True", "Reconciled")
 
 
 def test_in_sync_children_need_no_action(example):
-    cj = served(builders.build_cronjob(example))
-    assert reconcile.plan(example, [cj], [], NOW).actions == []
+    assert reconcile.plan(example, cronjobs(example), [], NOW).actions == []
 
 
 def test_update_of_the_spec_replaces_the_cronjob(example):
-    cj = served(builders.build_cronjob(example))
     changed = pipeline({**example["spec"], "schedule": "30 4 * * *", "suspend": True}, generation=2)
-    result = reconcile.plan(changed, [cj], [], NOW)
-    (action,) = result.actions
-    assert (action.verb, action.kind) == ("replace", "CronJob")
-    assert action.body["spec"]["schedule"] == "30 4 * * *"
-    assert action.body["spec"]["suspend"] is True
+    result = reconcile.plan(changed, cronjobs(example), [], NOW)
+    daily, report = result.actions
+    assert (daily.verb, daily.kind, daily.name) == ("replace", "CronJob", "flights-daily-daily")
+    assert daily.body["spec"]["schedule"] == "30 4 * * *"
+    assert daily.body["spec"]["suspend"] is True
+    # the report follows the pipeline's suspend (its schedule is its own)
+    assert (report.verb, report.name) == ("replace", "flights-daily-carrier-report-monthly")
+    assert report.body["spec"]["suspend"] is True
+    assert report.body["spec"]["schedule"] == "0 7 1 * *"
     assert result.phase == "Suspended"
     assert result.status["observedGeneration"] == 2
 
 
 def test_cronjob_edited_by_hand_is_restored(example):
-    cj = served(builders.build_cronjob(example))
+    cj, report = cronjobs(example)
     cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"] = "evil:latest"
-    (action,) = reconcile.plan(example, [cj], [], NOW).actions
+    (action,) = reconcile.plan(example, [cj, report], [], NOW).actions
     assert action.verb == "replace"
     assert (
         action.body["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -99,30 +108,33 @@ def test_cronjob_edited_by_hand_is_restored(example):
 
 
 def test_label_removed_by_hand_is_drift(example):
-    cj = served(builders.build_cronjob(example))
+    cj, report = cronjobs(example)
     del cj["metadata"]["labels"][builders.LABEL_PIPELINE]
-    assert [a.verb for a in reconcile.plan(example, [cj], [], NOW).actions] == ["replace"]
+    assert [a.verb for a in reconcile.plan(example, [cj, report], [], NOW).actions] == ["replace"]
 
 
 def test_deleted_cronjob_is_recreated(example):
+    _, report = cronjobs(example)
     result = reconcile.plan(
-        example, [], [job_done("flights-daily-daily-1", "2026-01-09T11:00:00Z")], NOW
+        example, [report], [job_done("flights-daily-daily-1", "2026-01-09T11:00:00Z")], NOW
     )
-    assert [(a.verb, a.kind) for a in result.actions] == [("create", "CronJob")]
+    assert [(a.verb, a.kind, a.name) for a in result.actions] == [
+        ("create", "CronJob", "flights-daily-daily")
+    ]
 
 
 def test_cronjob_of_another_owner_is_left_alone(example):
     foreign = served(builders.build_cronjob(example))
     foreign["metadata"]["ownerReferences"][0]["uid"] = "someone-else"
     foreign["metadata"]["name"] = "other-daily"
-    actions = reconcile.plan(example, [foreign], [], NOW).actions
+    actions = reconcile.plan(example, [foreign, *cronjobs(example)[1:]], [], NOW).actions
     assert [(a.verb, a.name) for a in actions] == [("create", "flights-daily-daily")]
 
 
 def test_backfill_is_created_once_and_not_rerun_after_ttl(example):
     body = pipeline({**example["spec"], "backfill": {"start": "2013-01-01", "end": "2013-01-03"}})
-    cj = served(builders.build_cronjob(body))
-    first = reconcile.plan(body, [cj], [], NOW)
+    cj = cronjobs(body)
+    first = reconcile.plan(body, cj, [], NOW)
     assert [(a.verb, a.kind) for a in first.actions] == [("create", "Job")]
     assert first.phase == "Backfilling"
     job = served(builders.build_backfill_job(body))
@@ -131,13 +143,13 @@ def test_backfill_is_created_once_and_not_rerun_after_ttl(example):
         "conditions": [{"type": "Complete", "status": "True"}],
         "completionTime": "2026-01-10T11:00:00Z",
     }
-    done = reconcile.plan(body, [cj], [job], NOW)
+    done = reconcile.plan(body, cj, [job], NOW)
     assert done.actions == []
     assert done.status["completedBackfills"] == [job["metadata"]["name"]]
     assert done.status["lastSuccessfulPartition"] == "2013-01-03"
     # the TTL controller removed the finished Job: the status remembers, nothing is re-run
     body["status"] = done.status
-    assert reconcile.plan(body, [cj], [], NOW).actions == []
+    assert reconcile.plan(body, cj, [], NOW).actions == []
 
 
 def test_changed_backfill_range_replaces_the_running_job(example):
@@ -145,8 +157,7 @@ def test_changed_backfill_range_replaces_the_running_job(example):
     running = served(builders.build_backfill_job(old))
     running["status"] = {"active": 2}
     new = pipeline({**example["spec"], "backfill": {"start": "2013-02-01", "end": "2013-02-03"}})
-    cj = served(builders.build_cronjob(new))
-    actions = reconcile.plan(new, [cj], [running], NOW).actions
+    actions = reconcile.plan(new, cronjobs(new), [running], NOW).actions
     assert [(a.verb, a.name) for a in actions] == [
         ("delete", "flights-daily-backfill-20130101-20130103"),
         ("create", "flights-daily-backfill-20130201-20130203"),
@@ -157,8 +168,10 @@ def test_running_backfill_with_drifted_template_is_recreated(example):
     body = pipeline({**example["spec"], "backfill": {"start": "2013-01-01", "end": "2013-01-03"}})
     job = served(builders.build_backfill_job(body))
     job["spec"]["parallelism"] = 1
-    cj = served(builders.build_cronjob(body))
-    assert [a.verb for a in reconcile.plan(body, [cj], [job], NOW).actions] == ["delete", "create"]
+    assert [a.verb for a in reconcile.plan(body, cronjobs(body), [job], NOW).actions] == [
+        "delete",
+        "create",
+    ]
 
 
 def test_status_reports_last_schedule_active_failed_and_last_success(example):
@@ -178,6 +191,37 @@ def test_status_reports_last_schedule_active_failed_and_last_success(example):
     assert result.status["lastSuccessfulPartition"] == "2026-01-08"
     assert result.status["lastSuccessTime"] == "2026-01-09T11:04:00Z"
     assert result.phase == "Failing"
+
+
+def test_report_cronjob_is_deleted_when_the_report_is_disabled_or_removed(example):
+    children = cronjobs(example)
+    for report in ({"enabled": False}, None):
+        spec = {k: v for k, v in example["spec"].items() if k != "report"}
+        if report is not None:
+            spec["report"] = report
+        result = reconcile.plan(pipeline(spec, generation=2), children, [], NOW)
+        assert [(a.verb, a.kind, a.name) for a in result.actions] == [
+            ("delete", "CronJob", "flights-daily-carrier-report-monthly")
+        ]
+        assert result.status["reportCronJob"] is None
+    # one already being deleted is not deleted again
+    children[1]["metadata"]["deletionTimestamp"] = "2026-01-10T11:59:00Z"
+    assert reconcile.plan(pipeline({**spec}), children, [], NOW).actions == []
+
+
+def test_a_report_job_is_no_loaded_day_but_its_failure_counts(example):
+    report = builders.labels("flights-daily", "report")
+    done = job_done("flights-daily-carrier-report-monthly-1", "2026-02-01T12:00:00Z")
+    done["metadata"]["labels"] = report
+    result = reconcile.plan(example, cronjobs(example), [done], NOW)
+    assert result.status["lastSuccessfulPartition"] is None
+    assert result.status["reportCronJob"] == "flights-daily-carrier-report-monthly"
+    assert result.phase == "Ready"
+    failed = job_done("flights-daily-carrier-report-monthly-2", "2026-03-01T12:00:00Z", ok=False)
+    failed["metadata"]["labels"] = report
+    result = reconcile.plan(example, cronjobs(example), [done, failed], NOW)
+    assert (result.status["failedJobs"], result.phase) == (1, "Failing")
+    assert "flights-daily-carrier-report-monthly" in result.status["conditions"][0]["message"]
 
 
 def test_yesterday_is_taken_in_the_pipeline_time_zone(example):

@@ -4,10 +4,13 @@ Nothing here talks to a cluster. The kopf handlers only apply what these functio
 return, and the tests validate every manifest strictly against the Kubernetes schemas
 of `TARGET_K8S_VERSION`.
 
-Two children per pipeline:
+Up to three children per pipeline:
 
 * a CronJob `<name>-daily` that runs the pipeline once a day; the container computes
   the partition ("yesterday" in the pipeline's time zone) when it starts;
+* a CronJob `<name>-carrier-report-monthly` when `spec.report` is set (and not
+  `enabled: false`): the monthly carrier report, `etl-k8s-job --month last` on the 1st,
+  last month in the report's time zone;
 * an Indexed Job `<name>-backfill-<start>-<end>` when `spec.backfill` is set: one
   completion index per day, `JOB_COMPLETION_INDEX` selects the date.
 """
@@ -48,6 +51,9 @@ LABEL_COMPONENT = "app.kubernetes.io/component"
 ANNOTATION_PARTITIONS = f"{GROUP}/partitions"
 MANAGED_BY = "etl-pipeline-operator"
 MAX_BACKFILL_DAYS = 366
+# A CronJob's name is at most 52 characters (the Jobs it creates append 11).
+MAX_CRONJOB_NAME = 52
+REPORT_SUFFIX = "-carrier-report-monthly"  # the report's name on every platform
 
 # The schedule, time zone, attempts (backoffLimit = retries) and first retry delay are
 # etl_shared.policy's; the CRD's defaults and the chart's values equal them (tests/test_policy.py).
@@ -70,6 +76,12 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 BACKFILL_DEFAULT_PARALLELISM = 2
+# spec.report: the schedule is etl_shared.policy's MONTHLY_REPORT; its time zone and
+# suspend follow the pipeline's (spec.timeZone defaults to the same zone) unless set.
+REPORT_DEFAULTS: dict[str, Any] = {
+    "enabled": True,
+    "schedule": policy.MONTHLY_REPORT.cron,
+}
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
@@ -115,25 +127,8 @@ def validate_spec(name: str, spec: dict[str, Any]) -> dict[str, Any]:
         )
     if not s.get("image"):
         raise InvalidSpecError("MissingImage", "spec.image is required (the ETL job image)")
-    schedule = str(s["schedule"]).strip()
-    if schedule.startswith(("TZ=", "CRON_TZ=")):
-        raise InvalidSpecError(
-            "InvalidSchedule", "put the time zone in spec.timeZone, not in spec.schedule"
-        )
-    fields = schedule.split()
-    if not (schedule in _CRON_MACROS or (len(fields) == 5 and croniter.is_valid(schedule))):
-        raise InvalidSpecError(
-            "InvalidSchedule",
-            f"spec.schedule {schedule!r} is not a cron expression "
-            "(five fields 'minute hour day-of-month month day-of-week', or @daily)",
-        )
-    try:
-        zoneinfo.ZoneInfo(s["timeZone"])
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise InvalidSpecError(
-            "UnknownTimeZone",
-            f"spec.timeZone {s['timeZone']!r} is not a tz database name (e.g. America/New_York)",
-        ) from None
+    _check_schedule("spec", s["schedule"])
+    _check_time_zone("spec", s["timeZone"])
     if s["concurrencyPolicy"] not in ("Allow", "Forbid", "Replace"):
         raise InvalidSpecError(
             "InvalidConcurrencyPolicy", "spec.concurrencyPolicy must be Allow, Forbid or Replace"
@@ -146,7 +141,58 @@ def validate_spec(name: str, spec: dict[str, Any]) -> dict[str, Any]:
             raise InvalidSpecError("InvalidValue", f"spec.{key} must be >= 1")
     if s.get("backfill"):
         backfill_of(s)
+    report = report_of(s)
+    if report is not None:
+        _check_schedule("spec.report", report["schedule"])
+        _check_time_zone("spec.report", report["timeZone"])
+        if len(report_cronjob_name(name)) > MAX_CRONJOB_NAME:
+            raise InvalidSpecError(
+                "InvalidName",
+                f"name {name!r} is too long for the report's CronJob "
+                f"{report_cronjob_name(name)!r} (at most {MAX_CRONJOB_NAME} characters): "
+                f"use at most {MAX_CRONJOB_NAME - len(REPORT_SUFFIX)} with spec.report",
+            )
     return s
+
+
+def _check_schedule(where: str, value: Any) -> None:
+    schedule = str(value).strip()
+    if schedule.startswith(("TZ=", "CRON_TZ=")):
+        raise InvalidSpecError(
+            "InvalidSchedule", f"put the time zone in {where}.timeZone, not in {where}.schedule"
+        )
+    fields = schedule.split()
+    if not (schedule in _CRON_MACROS or (len(fields) == 5 and croniter.is_valid(schedule))):
+        raise InvalidSpecError(
+            "InvalidSchedule",
+            f"{where}.schedule {schedule!r} is not a cron expression "
+            "(five fields 'minute hour day-of-month month day-of-week', or @daily)",
+        )
+
+
+def _check_time_zone(where: str, value: Any) -> None:
+    try:
+        zoneinfo.ZoneInfo(str(value))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidSpecError(
+            "UnknownTimeZone",
+            f"{where}.timeZone {value!r} is not a tz database name (e.g. America/New_York)",
+        ) from None
+
+
+def report_of(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The monthly report's settings with their defaults (schedule from the policy, time
+    zone and suspend from the pipeline's), or None when there is no enabled report.
+    `spec` is the defaulted spec (`with_defaults`)."""
+    raw = spec.get("report")
+    if raw is None:
+        return None
+    report = {**REPORT_DEFAULTS, **{k: v for k, v in dict(raw).items() if v is not None}}
+    if not report["enabled"]:
+        return None
+    report.setdefault("timeZone", spec["timeZone"])
+    report.setdefault("suspend", spec["suspend"])
+    return report
 
 
 def backfill_of(spec: dict[str, Any]) -> Backfill | None:
@@ -180,6 +226,10 @@ def backfill_of(spec: dict[str, Any]) -> Backfill | None:
 # --------------------------------------------------------------------------- names
 def cronjob_name(name: str) -> str:
     return f"{name}-daily"
+
+
+def report_cronjob_name(name: str) -> str:
+    return f"{name}{REPORT_SUFFIX}"
 
 
 def backfill_job_name(name: str, backfill: Backfill) -> str:
@@ -308,24 +358,33 @@ def _pod_failure_policy(action: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------ children
-def build_cronjob(pipeline: dict[str, Any]) -> dict[str, Any]:
-    """The daily CronJob: `etl-k8s-job --date yesterday`, evaluated in spec.timeZone."""
-    name = pipeline["metadata"]["name"]
-    spec = validate_spec(name, pipeline.get("spec") or {})
-    job_labels = labels(name, "daily")
+def _cronjob(
+    pipeline: dict[str, Any],
+    spec: dict[str, Any],
+    *,
+    name: str,
+    component: str,
+    schedule: str,
+    time_zone: str,
+    suspend: bool,
+    args: list[str],
+) -> dict[str, Any]:
+    """A CronJob of the pipeline; its pods' ETL_TIMEZONE is the zone it is scheduled in."""
+    pipeline_name = pipeline["metadata"]["name"]
+    job_labels = labels(pipeline_name, component)
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
         "metadata": {
-            "name": cronjob_name(name),
+            "name": name,
             "namespace": pipeline["metadata"]["namespace"],
             "labels": job_labels,
             "ownerReferences": [owner_reference(pipeline)],
         },
         "spec": {
-            "schedule": spec["schedule"],
-            "timeZone": spec["timeZone"],
-            "suspend": bool(spec["suspend"]),
+            "schedule": schedule,
+            "timeZone": time_zone,
+            "suspend": bool(suspend),
             "concurrencyPolicy": spec["concurrencyPolicy"],
             "startingDeadlineSeconds": int(spec["startingDeadlineSeconds"]),
             "successfulJobsHistoryLimit": int(spec["successfulJobsHistoryLimit"]),
@@ -339,11 +398,70 @@ def build_cronjob(pipeline: dict[str, Any]) -> dict[str, Any]:
                     "podFailurePolicy": _pod_failure_policy("FailJob"),
                     "template": {
                         "metadata": {"labels": job_labels},
-                        "spec": pod_spec(name, spec, ["--date", "yesterday"]),
+                        "spec": pod_spec(pipeline_name, {**spec, "timeZone": time_zone}, args),
                     },
                 },
             },
         },
+    }
+
+
+def build_cronjob(pipeline: dict[str, Any]) -> dict[str, Any]:
+    """The daily CronJob: `etl-k8s-job --date yesterday`, evaluated in spec.timeZone."""
+    name = pipeline["metadata"]["name"]
+    spec = validate_spec(name, pipeline.get("spec") or {})
+    return _cronjob(
+        pipeline,
+        spec,
+        name=cronjob_name(name),
+        component="daily",
+        schedule=spec["schedule"],
+        time_zone=spec["timeZone"],
+        suspend=spec["suspend"],
+        args=["--date", "yesterday"],
+    )
+
+
+def build_report_cronjob(pipeline: dict[str, Any]) -> dict[str, Any] | None:
+    """The monthly report's CronJob, or None without an enabled `spec.report`:
+    `etl-k8s-job --month last` (the month before the run's start, in the report's zone).
+
+    The same Job settings as the daily CronJob (deadlines, history, backoffLimit, pod
+    failure policy, resources, Secret, volumes). An incomplete month exits 3, which the
+    pod failure policy fails at once (jobcmd says why it is not retried).
+    """
+    name = pipeline["metadata"]["name"]
+    spec = validate_spec(name, pipeline.get("spec") or {})
+    report = report_of(spec)
+    if report is None:
+        return None
+    return _cronjob(
+        pipeline,
+        spec,
+        name=report_cronjob_name(name),
+        component="report",
+        schedule=report["schedule"],
+        time_zone=report["timeZone"],
+        suspend=report["suspend"],
+        args=["--month", "last"],
+    )
+
+
+def report_job(cronjob: dict[str, Any], name: str, month: str) -> dict[str, Any]:
+    """A Job from the report CronJob's template for one month (`--month YYYY-MM`): what
+    `kubectl create job --from=cronjob/<pipeline>-carrier-report-monthly` makes, with the
+    month given instead of "last" (`make report`, the contract suite)."""
+    template = copy.deepcopy(cronjob["spec"]["jobTemplate"])
+    template["spec"]["template"]["spec"]["containers"][0]["args"] = ["--month", month]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": cronjob["metadata"]["namespace"],
+            "labels": dict(template["metadata"]["labels"]),
+        },
+        "spec": template["spec"],
     }
 
 
@@ -389,6 +507,9 @@ def build_backfill_job(pipeline: dict[str, Any]) -> dict[str, Any] | None:
 def desired_children(pipeline: dict[str, Any]) -> list[dict[str, Any]]:
     """Every child the pipeline should own (raises InvalidSpecError for a bad spec)."""
     children = [build_cronjob(pipeline)]
+    report = build_report_cronjob(pipeline)
+    if report is not None:
+        children.append(report)
     job = build_backfill_job(pipeline)
     if job is not None:
         children.append(job)

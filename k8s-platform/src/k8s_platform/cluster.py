@@ -6,14 +6,15 @@
     etl-k8s-cluster status
 
 The binaries come from `make controlplane` (shared/Makefile, about 250 MB in
-`.tools/kube-v1.37.2/`); nothing here builds them. `etl-k8s-local run|backfill` (what
-`make run` / `make backfill` call) submits the Job to this control plane when the binaries
+`.tools/kube-v1.37.2/`); nothing here builds them. `etl-k8s-local run|report` (what
+`make run` / `make report` call) submits the Job to this control plane when the binaries
 are present (the cluster that `up` started, or one started for the run and stopped after
 it), and falls back to running the Job's container as local processes otherwise. It says
 which path it took.
 
-On the cluster, the Job is the one `builders.build_backfill_job` makes for the range (no
-EtlPipeline owns it), with the warehouse URL from a Secret `etl-warehouse` and the data
+On the cluster, the Job is the one `builders.build_backfill_job` makes for the range, or
+for a report one from the template of `builders.build_report_cronjob` (no EtlPipeline
+owns it), with the warehouse URL from a Secret `etl-warehouse` and the data
 volume claim `etl-data`, which the test node maps to $ETL_DATA_DIR. The Job controller
 creates the pods; the test node (etl_shared.testing.kube) binds them and runs their
 command as local processes.
@@ -156,9 +157,6 @@ def _logs(node: Any, pod: str) -> str:
 
 def run_on_cluster(start: str, end: str, timeout: float = 1800.0) -> int:
     """Submit the operator's Job for start..end and wait for it; 0 when every index loaded."""
-    from kubernetes import client, config
-    from kubernetes.client.exceptions import ApiException
-
     from k8s_platform.localrun import pipeline_for_range
 
     pipeline = pipeline_for_range(start, end, namespace=NAMESPACE)
@@ -171,10 +169,36 @@ def run_on_cluster(start: str, end: str, timeout: float = 1800.0) -> int:
     job["metadata"]["name"] = (
         f"run-{start.replace('-', '')}-{end.replace('-', '')}-{int(time.time())}"
     )
-    url = os.environ.get("WAREHOUSE_URL") or f"duckdb://{data_dir() / 'warehouse.duckdb'}"
     print(
         "Kubernetes control plane binaries present: running the operator's Job on the API server."
     )
+    return _submit(job, f"completionMode=Indexed completions={job['spec']['completions']}", timeout)
+
+
+def report_on_cluster(month: str, timeout: float = 1800.0) -> int:
+    """Submit a Job from the report CronJob's template for `month` and wait for it."""
+    from k8s_platform.localrun import report_job_for
+
+    job = report_job_for(
+        month,
+        namespace=NAMESPACE,
+        spec={"warehouseSecretRef": {"name": policy.WAREHOUSE_SECRET}, "dataVolumeClaim": CLAIM},
+    )
+    spec = job["spec"]["template"]["spec"]
+    job["metadata"]["name"] = f"report-{month.replace('-', '')}-{int(time.time())}"
+    print(
+        "Kubernetes control plane binaries present: running a Job of the report CronJob "
+        "on the API server."
+    )
+    return _submit(job, f"args {' '.join(spec['containers'][0]['args'])}", timeout)
+
+
+def _submit(job: dict[str, Any], describe: str, timeout: float) -> int:
+    """Create the Job (with the warehouse Secret) and wait for it; 0 when it completed."""
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+
+    url = os.environ.get("WAREHOUSE_URL") or f"duckdb://{data_dir() / 'warehouse.duckdb'}"
     with _cluster() as (kubeconfig, node):
         api = config.new_client_from_config(str(kubeconfig))
         core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
@@ -192,10 +216,7 @@ def run_on_cluster(start: str, end: str, timeout: float = 1800.0) -> int:
             core.replace_namespaced_secret(policy.WAREHOUSE_SECRET, NAMESPACE, secret)
         name = job["metadata"]["name"]
         batch.create_namespaced_job(NAMESPACE, job)
-        print(
-            f"  Job {NAMESPACE}/{name}: completionMode=Indexed completions={job['spec']['completions']}"
-            f" (kubeconfig {kubeconfig})"
-        )
+        print(f"  Job {NAMESPACE}/{name}: {describe} (kubeconfig {kubeconfig})")
         deadline = time.monotonic() + timeout
         while True:
             status = batch.read_namespaced_job(name, NAMESPACE).status
@@ -209,13 +230,17 @@ def run_on_cluster(start: str, end: str, timeout: float = 1800.0) -> int:
         pods = core.list_namespaced_pod(NAMESPACE, label_selector=f"job-name={name}").items
         for pod in sorted(pods, key=lambda p: p.metadata.creation_timestamp):
             index = pod.metadata.labels.get("batch.kubernetes.io/job-completion-index")
-            print(f"  pod {pod.metadata.name} (index {index}): {pod.status.phase}")
+            where = f" (index {index})" if index is not None else ""
+            print(f"  pod {pod.metadata.name}{where}: {pod.status.phase}")
             for line in _logs(node, pod.metadata.name).strip().splitlines()[-2:]:
                 print(f"    {line}")
-        print(
-            f"  Job {'Complete' if 'Complete' in kinds else 'Failed'}: "
-            f"completed indexes {status.completed_indexes or '-'}, failed {status.failed_indexes or '-'}"
-        )
+        result = "Complete" if "Complete" in kinds else "Failed"
+        if status.completed_indexes is not None or status.failed_indexes is not None:
+            result += (
+                f": completed indexes {status.completed_indexes or '-'}, "
+                f"failed {status.failed_indexes or '-'}"
+            )
+        print(f"  Job {result}")
         return 0 if "Complete" in kinds else 1
 
 

@@ -2,20 +2,22 @@
 
     etl-k8s-local run --date 2013-01-05
     etl-k8s-local backfill --start 2013-01-01 --end 2013-01-07
+    etl-k8s-local report --month 2013-02
 
-`run` submits the Job to a real control plane instead when its binaries are built
-(`make controlplane`; see `k8s_platform.cluster`), unless `--local` is given. `backfill`
-(what `make demo` times) always runs locally.
+`run` and `report` submit the Job to a real control plane instead when its binaries are
+built (`make controlplane`; see `k8s_platform.cluster`), unless `--local` is given.
+`backfill` (what `make demo` times) always runs locally.
 
 The manifest comes from the same builder the operator uses (`build_backfill_job` for a
-range, one day being a range of one). For each completion index this runs the
+range, one day being a range of one; for `report`, a Job from the template of the
+report's CronJob, `build_report_cronjob`, with `--month M` in place of `--month last`). For each completion index this runs the
 container's `command + args` as a subprocess with the container's environment plus
 what the kubelet would add (`JOB_COMPLETION_INDEX`). The pod's volumes become local
 folders: `/data` is $ETL_DATA_DIR, `/tmp` a temporary folder. Variables the local
 environment sets (WAREHOUSE_URL, ETL_LOCAL_MODE, LANDING_DIR, STAGING_DIR,
 ETL_RETRY_DELAY_SECONDS, the fault switches) win, as a Secret or a ConfigMap would in the
-cluster. A bad date (outside 2013-01-01..2013-12-31) or WAREHOUSE_URL is refused before any
-Job is built: one line, exit code 2.
+cluster. A bad date (outside 2013-01-01..2013-12-31), month or WAREHOUSE_URL is refused
+before any Job is built: one line, exit code 2.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any
 
 from etl_shared.config import Settings, check_warehouse_url
 from etl_shared.errors import EXIT_BAD_ARGS, EtlError, one_line
-from etl_shared.partitions import date_range
+from etl_shared.partitions import date_range, month_key
 from k8s_platform import builders
 
 # What the local environment may set in place of the pod's own value (the warehouse
@@ -87,6 +89,26 @@ def pipeline_for_range(
     }
 
 
+def report_job_for(
+    month: str,
+    *,
+    namespace: str = "local",
+    image: str = "etl-pipeline-job:local",
+    spec: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The Job for `month`'s report: the operator's report CronJob (a pipeline like
+    examples/flights-daily.yaml, `spec.report` on, plus `spec`) as `kubectl create job
+    --from` makes it, with `--month <month>` instead of `--month last`."""
+    pipeline = pipeline_for_range(month_key(month) + "-01", month_key(month) + "-01")
+    pipeline["metadata"]["namespace"] = namespace
+    pipeline["spec"].pop("backfill")
+    pipeline["spec"].update(image=image, report={"enabled": True}, **(spec or {}))
+    cronjob = builders.build_report_cronjob(pipeline)
+    assert cronjob is not None
+    name = f"{cronjob['metadata']['name']}-{month_key(month).replace('-', '')}"
+    return builders.report_job(cronjob, name, month_key(month))
+
+
 def container_of(job: dict[str, Any]) -> dict[str, Any]:
     return job["spec"]["template"]["spec"]["containers"][0]
 
@@ -122,33 +144,71 @@ def job_environment(
     return env
 
 
+def _run_pod(
+    job: dict[str, Any], index: int | None, environ: dict[str, str] | None
+) -> subprocess.CompletedProcess[str]:
+    """The container's command as a subprocess, with the pod's environment."""
+    container = container_of(job)
+    argv = list(container.get("command") or []) + list(container.get("args") or [])
+    with tempfile.TemporaryDirectory(prefix="etl-k8s-pod-") as tmp:
+        env = job_environment(job, index, environ=environ, tmp_dir=Path(tmp))
+        exe = shutil.which(argv[0], path=env["PATH"]) or argv[0]
+        return subprocess.run(
+            [exe, *argv[1:]], env=env, capture_output=True, text=True, check=False
+        )
+
+
+def _echo(result: IndexResult, label: str) -> None:
+    status = "ok" if result.ok else f"exit {result.returncode}"
+    print(f"  {label}: {status}")
+    for line in (result.stdout + result.stderr).strip().splitlines()[-3:]:
+        print(f"    {line}")
+
+
 def run_job(
     job: dict[str, Any], *, environ: dict[str, str] | None = None, echo: bool = False
 ) -> list[IndexResult]:
     """Run every completion index of the Job one after the other (parallelism 1)."""
-    container = container_of(job)
-    argv = list(container.get("command") or []) + list(container.get("args") or [])
     start, end = job["metadata"]["annotations"][builders.ANNOTATION_PARTITIONS].split("..")
     backfill = builders.backfill_of({"backfill": {"start": start, "end": end}})
     assert backfill is not None
     results = []
     for index in range(job["spec"]["completions"]):
-        with tempfile.TemporaryDirectory(prefix="etl-k8s-pod-") as tmp:
-            env = job_environment(job, index, environ=environ, tmp_dir=Path(tmp))
-            exe = shutil.which(argv[0], path=env["PATH"]) or argv[0]
-            proc = subprocess.run(
-                [exe, *argv[1:]], env=env, capture_output=True, text=True, check=False
-            )
+        proc = _run_pod(job, index, environ)
         result = IndexResult(
             index, backfill.partition(index), proc.returncode, proc.stdout, proc.stderr
         )
         if echo:
-            status = "ok" if result.ok else f"exit {result.returncode}"
-            print(f"  index {index} ({result.partition}): {status}")
-            for line in (proc.stdout + proc.stderr).strip().splitlines()[-3:]:
-                print(f"    {line}")
+            _echo(result, f"index {index} ({result.partition})")
         results.append(result)
     return results
+
+
+def run_report_job(
+    job: dict[str, Any], *, environ: dict[str, str] | None = None, echo: bool = False
+) -> IndexResult:
+    """Run the report Job's one pod; its `partition` is the month."""
+    month = container_of(job)["args"][-1]
+    proc = _run_pod(job, None, environ)
+    result = IndexResult(0, month, proc.returncode, proc.stdout, proc.stderr)
+    if echo:
+        _echo(result, f"report {month}")
+    return result
+
+
+def _report(month: str, local: bool) -> int:
+    if not local:
+        from k8s_platform import cluster
+
+        if cluster.binaries_present():
+            return cluster.report_on_cluster(month)
+        print("No Kubernetes control plane binaries (`make controlplane` builds them).")
+    job = report_job_for(month)
+    container = container_of(job)
+    print("Running the report CronJob's Job as local processes (no cluster).")
+    print(f"  Job {job['metadata']['name']}")
+    print(f"  container command: {' '.join(container['command'] + container['args'])}")
+    return 0 if run_report_job(job, echo=True).ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,12 +219,22 @@ def main(argv: list[str] | None = None) -> int:
     many = sub.add_parser("backfill", help="the Indexed Job for a range")
     many.add_argument("--start", required=True)
     many.add_argument("--end", required=True)
+    report = sub.add_parser("report", help="the report CronJob's Job for one month")
+    report.add_argument("--month", required=True, help="YYYY-MM")
     parser.add_argument(
         "--local",
         action="store_true",
         help="run the Job as local processes even when the control plane binaries are built",
     )
     args = parser.parse_args(argv)
+    if args.cmd == "report":
+        try:
+            month = month_key(args.month)
+            check_warehouse_url(Settings.from_env().warehouse_url)
+        except EtlError as exc:
+            print(one_line(exc), file=sys.stderr)
+            return EXIT_BAD_ARGS
+        return _report(month, args.local)
     start, end = (args.date, args.date) if args.cmd == "run" else (args.start, args.end)
     # Bad arguments and settings are refused before any Job is built: one line, exit 2.
     try:

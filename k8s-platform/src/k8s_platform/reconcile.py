@@ -6,9 +6,12 @@ patch the status. Everything that decides something lives here and is tested wit
 a cluster:
 
 * a missing child is created, a child that drifted from the desired manifest is
-  replaced (the CronJob) or deleted and re-created (an unfinished backfill Job: a
-  Job's pod template is immutable), a backfill Job for a range no longer in the spec
-  is deleted;
+  replaced (the daily CronJob and the report's) or deleted and re-created (an
+  unfinished backfill Job: a Job's pod template is immutable), a CronJob no longer
+  desired (the report's, once `spec.report` is disabled or removed) is deleted, a
+  backfill Job for a range no longer in the spec is deleted;
+* the status's last successful partition comes from the daily and backfill Jobs (a
+  report Job loads no day; a failed one counts in failedJobs like any other);
 * a backfill that already finished is never started again, even after its TTL removed
   the Job (the status remembers it);
 * an invalid spec creates nothing and sets the Ready condition to False with the reason.
@@ -166,8 +169,8 @@ def successful_partitions(job: dict[str, Any], tz: str) -> list[tuple[str, dt.da
         start, end = rng
         days = [start + dt.timedelta(days=i) for i in _indexes(status.get("completedIndexes"))]
         return [(d.isoformat(), finished) for d in days if d <= end]
-    if not _condition(job, "Complete"):
-        return []
+    if not _condition(job, "Complete") or _component(job) == "report":
+        return []  # a report Job loads no day
     scheduled = _parse_time((meta.get("annotations") or {}).get(SCHEDULED_TIMESTAMP))
     scheduled = scheduled or _parse_time(meta.get("creationTimestamp"))
     if scheduled is None:
@@ -246,33 +249,32 @@ def plan(
 
     spec = builders.with_defaults(pipeline.get("spec") or {})
     actions: list[Action] = []
-    cronjob = desired[0]
-    observed_cj = next(
-        (c for c in owned_by_me if c["metadata"]["name"] == cronjob["metadata"]["name"]), None
-    )
-    cj_name = cronjob["metadata"]["name"]
-    if observed_cj is not None and observed_cj["metadata"].get("deletionTimestamp"):
-        pass  # wait for it to go; its DELETED event (or the timer) creates the new one
-    elif observed_cj is None:
-        actions.append(Action("create", "CronJob", cj_name, cronjob, "missing"))
-    elif _drifted(cronjob, observed_cj):
-        # optimistic concurrency: replace only the version this plan looked at
-        version = observed_cj["metadata"].get("resourceVersion")
-        body = {**cronjob, "metadata": {**cronjob["metadata"], "resourceVersion": version}}
-        actions.append(Action("replace", "CronJob", cj_name, body, "drifted"))
+    wanted = [c for c in desired if c["kind"] == "CronJob"]  # the daily one, the report's
+    cronjob = wanted[0]
+    report_cj = wanted[1] if len(wanted) > 1 else None
+    observed_cj = None
+    for want in wanted:
+        name = want["metadata"]["name"]
+        observed = next((c for c in owned_by_me if c["metadata"]["name"] == name), None)
+        if want is cronjob:
+            observed_cj = observed
+        if observed is not None and observed["metadata"].get("deletionTimestamp"):
+            pass  # wait for it to go; its DELETED event (or the timer) creates the new one
+        elif observed is None:
+            actions.append(Action("create", "CronJob", name, want, "missing"))
+        elif _drifted(want, observed):
+            # optimistic concurrency: replace only the version this plan looked at
+            version = observed["metadata"].get("resourceVersion")
+            body = {**want, "metadata": {**want["metadata"], "resourceVersion": version}}
+            actions.append(Action("replace", "CronJob", name, body, "drifted"))
+    wanted_names = {c["metadata"]["name"] for c in wanted}
     for other in owned_by_me:
-        if other["metadata"]["name"] != cronjob["metadata"]["name"]:
-            actions.append(
-                Action("delete", "CronJob", other["metadata"]["name"], why="not desired")
-            )
+        name = other["metadata"]["name"]
+        if name not in wanted_names and not other["metadata"].get("deletionTimestamp"):
+            actions.append(Action("delete", "CronJob", name, why="not desired"))
 
-    backfill_jobs = [
-        j
-        for j in jobs
-        if _owned(j, meta)
-        and (j["metadata"].get("labels") or {}).get(builders.LABEL_COMPONENT) == "backfill"
-    ]
-    desired_job = desired[1] if len(desired) > 1 else None
+    backfill_jobs = [j for j in jobs if _owned(j, meta) and _component(j) == "backfill"]
+    desired_job = next((c for c in desired if c["kind"] == "Job"), None)
     done = set(previous.get("completedBackfills") or [])
     for job in backfill_jobs:
         name = job["metadata"]["name"]
@@ -310,17 +312,27 @@ def plan(
     message = (
         f"CronJob {cronjob['metadata']['name']} scheduled '{spec['schedule']}' ({spec['timeZone']})"
     )
+    if report_cj is not None:
+        message += (
+            f"; CronJob {report_cj['metadata']['name']} scheduled "
+            f"'{report_cj['spec']['schedule']}' ({report_cj['spec']['timeZone']})"
+        )
     if desired_job is not None:
         message += f"; backfill Job {desired_job['metadata']['name']}"
     status.update(
         phase=phase,
         observedGeneration=generation,
         cronJob=cronjob["metadata"]["name"],
+        reportCronJob=report_cj["metadata"]["name"] if report_cj else None,
         backfillJob=desired_job["metadata"]["name"] if desired_job else None,
         completedBackfills=sorted(done) or None,
         conditions=[condition("True", "Reconciled", message, now, previous)],
     )
     return Plan(actions=actions, status=status, phase=phase)
+
+
+def _component(obj: dict[str, Any]) -> str | None:
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(builders.LABEL_COMPONENT)
 
 
 def _owned(obj: dict[str, Any], meta: dict[str, Any]) -> bool:
