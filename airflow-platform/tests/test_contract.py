@@ -1,7 +1,8 @@
 """The shared contract suite (etl_shared.testing.contract), run through Airflow itself.
 
-Each partition is one DAG run of `flights_daily` via `dag.test()`: Airflow's own task
-runner, retry policy and callbacks, with the warehouse reached through the `etl_warehouse`
+Each partition is one DAG run of `flights_daily` via `dag.test()` with the day as its
+partition key, and a report one run of `carrier_report_monthly` with the month as its key:
+Airflow's own task runner, retry policy and callbacks, with the warehouse reached through the `etl_warehouse`
 connection of our provider (the runner turns WAREHOUSE_URL into AIRFLOW_CONN_ETL_WAREHOUSE).
 """
 
@@ -29,6 +30,14 @@ class AirflowRunner:
             result = run_partition(partition)
             outcomes.append(RunOutcome(result.partition, result.ok, result.error))
         return outcomes
+
+    def report(self, month: str) -> RunOutcome:
+        """One DAG run of carrier_report_monthly with the partition key `month`
+        (`make report MONTH=` runs the same through `python -m etl_airflow.local`)."""
+        from etl_airflow.local import run_report
+
+        result = run_report(month)
+        return RunOutcome(result.partition, result.ok, result.error)
 
     def command(self, args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
         """`python -m etl_airflow.local` as `make run` / `make backfill` call it."""

@@ -1,12 +1,15 @@
 """Run partitions through Airflow on this machine: `dag.test()` per partition, in one process.
 
-`make run` and `make backfill` use this, and so does the test suite: each partition is a
-real DAG run in the metadata DB, its tasks run by Airflow's task runner (retries, retry
-policy, callbacks, XCom, asset events), without a scheduler or worker to start. The first
-run of a process pays for Airflow's in-process API server (~7 s); later ones are fast.
+`make run`, `make backfill` and `make report` use this, and so does the test suite: each
+partition is a real DAG run in the metadata DB carrying its partition key (the day, or the
+month for the report), its tasks run by Airflow's task runner (retries, retry policy,
+callbacks, XCom, asset events with the partition key), without a scheduler or worker to
+start. The first run of a process pays for Airflow's in-process API server (~7 s); later
+ones are fast.
 
     python -m etl_airflow.local 2013-01-05 [2013-01-06 ...]
     python -m etl_airflow.local --start 2013-01-01 --end 2013-01-07
+    python -m etl_airflow.local --month 2013-02
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from typing import Any
 
 from etl_shared.config import Settings, check_warehouse_url
 from etl_shared.errors import EXIT_BAD_ARGS, EtlError, InvalidPartitionError, one_line
-from etl_shared.partitions import date_range, partition_key
+from etl_shared.partitions import date_range, month_bounds, month_key, partition_key
 from etl_shared.policy import DAILY as DAILY_SCHEDULE
+from etl_shared.policy import MONTHLY_REPORT
 
 DAILY = "flights_daily"
 REPORT = "carrier_report_monthly"
@@ -33,7 +37,7 @@ REPORT = "carrier_report_monthly"
 
 @dataclass
 class DagRunResult:
-    partition: str
+    partition: str  # the day (flights_daily) or the month (carrier_report_monthly)
     ok: bool
     run_id: str
     state: str
@@ -85,6 +89,34 @@ def warehouse_connection() -> Iterator[str]:
                 os.environ[key] = value
 
 
+@contextmanager
+def partition_key_of_test_run(key: str) -> Iterator[None]:
+    """Give the DAG run `dag.test()` creates the partition key `key`.
+
+    `dag.test()` (and `airflow dags test`) in Airflow 3.3 take no partition key, unlike a
+    scheduled run, a backfill or a trigger from the UI or the REST API. This sets the key
+    (and the partition date the DAG's timetable derives from it, as a trigger does) on
+    the run right after dag.test() creates it, before any task starts, so the tasks and
+    the asset events they emit see a partitioned run.
+    """
+    from airflow.models import dagrun
+
+    create = dagrun.get_or_create_dagrun
+
+    def create_with_key(**kwargs: Any) -> Any:
+        dr = create(**kwargs)
+        dr.partition_key = key
+        dr.partition_date = kwargs["dag"].timetable.resolve_partition_date(key)
+        kwargs["session"].commit()
+        return dr
+
+    dagrun.get_or_create_dagrun = create_with_key
+    try:
+        yield
+    finally:
+        dagrun.get_or_create_dagrun = create
+
+
 def local_warehouse_url() -> str:
     """WAREHOUSE_URL (or the local-mode default), checked: ConfigError when unsupported."""
     return check_warehouse_url(Settings.from_env().warehouse_url)
@@ -103,7 +135,7 @@ def run_partition(partition: str) -> DagRunResult:
     dag = get_dag(DAILY)
     logical = scheduled_run_time(day)
     started = time.perf_counter()
-    with warehouse_connection() as url:
+    with warehouse_connection() as url, partition_key_of_test_run(day):
         dr = dag.test(logical_date=logical)
         state = str(getattr(dr.state, "value", dr.state))
         tries = {ti.task_id: ti.try_number for ti in dr.get_task_instances()}
@@ -131,11 +163,48 @@ def scheduled_run_time(partition: str) -> dt.datetime:
     return croniter(DAILY_SCHEDULE.cron, midnight - dt.timedelta(seconds=1)).get_next(dt.datetime)
 
 
-def run_report(month: str | None = None) -> Any:
-    """One DAG run of carrier_report_monthly (month from conf, else the latest asset event)."""
+def report_run_time(month: str) -> dt.datetime:
+    """The logical date of a local run of carrier_report_monthly for `month`: the tick of
+    the shared monthly report schedule after the month ends (07:00 New York on the 1st),
+    so a rerun of the same month replaces its earlier local run."""
+    from croniter import croniter
+
+    _first, after = month_bounds(month)
+    midnight = dt.datetime.combine(after, dt.time(), MONTHLY_REPORT.tzinfo)
+    return croniter(MONTHLY_REPORT.cron, midnight - dt.timedelta(seconds=1)).get_next(dt.datetime)
+
+
+def run_report(month: str) -> DagRunResult:
+    """One DAG run of carrier_report_monthly with the partition key `month`; never raises
+    for a failed run (a bad month is refused before any run)."""
+    try:
+        key = month_key(month)
+    except InvalidPartitionError as exc:
+        return DagRunResult(str(month), False, "", "refused", str(exc), 0.0, {})
     dag = get_dag(REPORT)
-    with warehouse_connection():
-        return dag.test(logical_date=None, run_conf={"month": month} if month else None)
+    started = time.perf_counter()
+    with warehouse_connection(), partition_key_of_test_run(key):
+        dr = dag.test(logical_date=report_run_time(key))
+        state = str(getattr(dr.state, "value", dr.state))
+        tis = dr.get_task_instances()
+        tries = {ti.task_id: ti.try_number for ti in tis}
+        ok = state == "success" and {ti.task_id for ti in tis if ti.state == "success"} == set(
+            dag.task_ids
+        )
+        error = None if ok else _report_failure_reason(dr, key)
+    return DagRunResult(key, ok, dr.run_id, state, error, time.perf_counter() - started, tries)
+
+
+def _report_failure_reason(dr: Any, month: str) -> str:
+    """Why the report run failed: the error its task raised (the `error` XCom its
+    failure callback leaves), else the failed tasks."""
+    failed = [ti for ti in dr.get_task_instances() if ti.state == "failed"]
+    for ti in failed:
+        error = ti.xcom_pull(task_ids=ti.task_id, key="error")
+        if error:
+            return f"{error} (failed task: {ti.task_id})"
+    names = ", ".join(ti.task_id for ti in failed) or "?"
+    return f"month {month}: DAG run {dr.run_id} failed (failed task: {names})"
 
 
 def _failure_reason(dr: Any, day: str, url: str) -> str:
@@ -165,28 +234,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("partitions", nargs="*", help="flight dates YYYY-MM-DD")
     parser.add_argument("--start")
     parser.add_argument("--end")
-    parser.add_argument("--report", action="store_true", help="then run carrier_report_monthly")
+    parser.add_argument("--month", help="run carrier_report_monthly for this month, YYYY-MM")
     args = parser.parse_args(argv)
     # Bad arguments and settings are refused before Airflow starts: one line, exit 2.
     try:
         days = [partition_key(day) for day in args.partitions]
         if args.start:
             days += date_range(args.start, args.end or args.start)
-        if not days:
-            parser.error("give partitions or --start/--end")
+        month = month_key(args.month) if args.month is not None else None
+        if not days and month is None:
+            parser.error("give partitions, --start/--end or --month")
         if not os.environ.get("AIRFLOW_CONN_ETL_WAREHOUSE"):
             local_warehouse_url()
     except EtlError as exc:
         print(one_line(exc), file=sys.stderr)
         return EXIT_BAD_ARGS
     results = [run_partition(day) for day in days]
+    if month is not None and all(r.ok for r in results):
+        results.append(run_report(month))
     print(f"\n{'partition':<12} {'state':<8} {'seconds':>8}  dag run")
     for r in results:
         print(f"{r.partition:<12} {r.state:<8} {r.seconds:8.2f}  {r.run_id}")
         if r.error:
             print(f"{'':<12} error: {r.error}")
-    if args.report and all(r.ok for r in results):
-        run_report()
     return 0 if all(r.ok for r in results) else 1
 
 

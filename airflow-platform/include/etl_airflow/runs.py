@@ -16,7 +16,7 @@ from etl_airflow.engine import shared_engine
 from etl_shared import policy, steps
 from etl_shared.config import Settings
 from etl_shared.errors import InvalidPartitionError
-from etl_shared.partitions import partition_key
+from etl_shared.partitions import month_key, partition_key
 from etl_shared.stage import StageRef
 from etl_shared.warehouse import Warehouse, open_warehouse
 
@@ -24,20 +24,46 @@ PLATFORM = "airflow"
 
 
 def partition_of(context: Any) -> str:
-    """The flight date this DAG run processes: conf `partition`, else the day before the
-    run's logical date in the pipeline's time zone (`etl_shared.policy.yesterday_partition`:
-    the 06:00 run of 2013-01-06 loads 2013-01-05).
+    """The flight date this DAG run processes: the run's partition key (a scheduled run's
+    is the day before it in the pipeline's time zone, `CronPartitionTimetable` with
+    run_offset=-1; a manual run may name one), else conf `partition`, else the day before
+    the run's logical date there (`etl_shared.policy.yesterday_partition`: a run triggered
+    for 2013-01-06 06:00 New York loads 2013-01-05).
 
     Raises InvalidPartitionError for a day outside the data (the task, and the run, fail).
     """
     dag_run = context["dag_run"]
     conf = dag_run.conf or {}
+    key = getattr(dag_run, "partition_key", None)
+    if key:
+        day = partition_key(str(key))
+        if conf.get("partition") and partition_key(str(conf["partition"])) != day:
+            raise InvalidPartitionError(
+                f"partition {day}: the run's partition key and conf partition "
+                f"{conf['partition']!r} disagree"
+            )
+        return day
     if conf.get("partition"):
         return partition_key(str(conf["partition"]))
     logical = dag_run.logical_date
     if logical is None:
-        raise ValueError("flights_daily needs a logical date or conf {'partition': 'YYYY-MM-DD'}")
+        raise InvalidPartitionError(
+            "flights_daily needs a partition key (YYYY-MM-DD), a logical date or "
+            "conf {'partition': 'YYYY-MM-DD'}"
+        )
     return partition_key(policy.yesterday_partition(logical))
+
+
+def report_month(context: Any) -> str:
+    """The month a run of carrier_report_monthly reports: its partition key (the month the
+    daily keys roll up into), else conf `month` (YYYY-MM). InvalidPartitionError otherwise."""
+    dag_run = context["dag_run"]
+    key = getattr(dag_run, "partition_key", None) or (dag_run.conf or {}).get("month")
+    if not key:
+        raise InvalidPartitionError(
+            "carrier_report_monthly needs a partition key or conf {'month': 'YYYY-MM'}"
+        )
+    return month_key(str(key))
 
 
 def pipeline_run_id(context: Any) -> str:

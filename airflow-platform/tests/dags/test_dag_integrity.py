@@ -68,10 +68,16 @@ def test_daily_dag_reads_like_the_pipeline(dagbag) -> None:  # type: ignore[no-u
 
 
 def test_report_dag_is_scheduled_on_the_published_assets(dagbag) -> None:  # type: ignore[no-untyped-def]
+    from airflow.sdk import PartitionedAssetTimetable, RollupMapper
+
     dag = dagbag.dags["carrier_report_monthly"]
+    assert isinstance(dag.timetable, PartitionedAssetTimetable)
     condition = dag.timetable.asset_condition
     assert type(condition).__name__ == "AssetAll"  # runs when both were updated
     assert {asset.uri for asset in condition.objects} == {FLIGHTS.uri, CARRIER_DAILY.uri}
+    mapper = dag.timetable.default_partition_mapper
+    assert isinstance(mapper, RollupMapper)  # day keys -> month key, every day needed
+    assert dag.timetable.partition_mapper_config == {}  # the same mapping for both assets
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
