@@ -2,7 +2,8 @@
 
 import dagster as dg
 import pytest
-from dagster_platform.defs.resources import EtlResource, build_resources
+from dagster_platform.defs.resources import build_resources
+from dagster_platform.resources import EtlResource
 
 ASSETS = {"landing_file", "validated_rows", "flights", "carrier_daily", "quarantine"}
 CHECKS = {

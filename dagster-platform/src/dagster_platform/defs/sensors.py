@@ -8,7 +8,7 @@ The run key (date + mtime) keeps a re-evaluation from launching the same deliver
 import dagster as dg
 
 from dagster_platform.defs.partitions import daily_partitions
-from dagster_platform.defs.resources import EtlResource
+from dagster_platform.resources import EtlResource
 from etl_shared.landing import flights_file
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from dagster_platform.defs.resources import EtlResource
+from dagster_platform.resources import EtlResource
 from dagster_platform.retries import fail_fast_unless_retryable
 from etl_shared import steps
 from etl_shared.schema import PARTITIONED_TABLES
