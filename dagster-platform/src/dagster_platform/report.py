@@ -35,9 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     from dagster_platform.runs import run_report
 
     with dg.DagsterInstance.get() as instance:
-        run = run_report(month, instance=instance, log_level="WARNING")
+        # The run's events (and stack traces) stay in the instance: see them in `make ui`.
+        run = run_report(month, instance=instance, log_level="CRITICAL")
     if not run.ok:
-        print(f"{month}  run {run.run_id}  FAILED: {run.error}", file=sys.stderr)
+        reason = (run.error or "run failed").rsplit(" <- ", 1)[-1]  # the error at the root
+        print(f"carrier report {month} FAILED (run {run.run_id}): {reason}", file=sys.stderr)
         return 1
     meta = run.metadata
     print(
