@@ -1,17 +1,24 @@
-"""The schedule and the landing-file sensor ask for the right partitions."""
+"""The schedule and the landing-file sensor ask for the right partitions; the monthly
+report's automation condition requests a month once every day of it is loaded."""
 
 import datetime as dt
 import os
+import shutil
 import zoneinfo
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster_platform.runs import run_partitions, run_report
 
 from etl_shared.landing import flights_file
-from etl_shared.testing.landing import GOLDEN_DAYS
+from etl_shared.partitions import month_bounds, month_days
+from etl_shared.runner import run_partitions as bare_run
+from etl_shared.testing.landing import GOLDEN_DAYS, GOLDEN_MONTH
+from etl_shared.warehouse import open_warehouse
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+REPORT = dg.AssetKey("carrier_monthly")
 
 
 @pytest.fixture
@@ -81,3 +88,95 @@ def test_daily_schedule_runs_the_previous_day(defs: dg.Definitions) -> None:
     result = schedule.evaluate_tick(late)
     assert not result.run_requests
     assert "outside the data" in (result.skip_message or "")
+
+
+# --- the monthly carrier report: declarative automation ---------------------------------------
+def _prepare_month(landing_zone: Path, golden_month_landing: Path) -> list[str]:
+    """GOLDEN_MONTH's landing files in the test's landing zone; return its days."""
+    days = month_days(GOLDEN_MONTH)
+    for day in days:
+        target = flights_file(landing_zone, day)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(flights_file(golden_month_landing, day), target)
+    return days
+
+
+def _published_elsewhere(instance: dg.DagsterInstance, days: list[str]) -> None:
+    """Days loaded outside Dagster (the bare steps), recorded in the instance the documented
+    way for data Dagster did not write: runless materializations of carrier_daily."""
+    for day in days:
+        instance.report_runless_asset_event(dg.AssetMaterialization("carrier_daily", partition=day))
+
+
+def _requested_months(result) -> set[str]:
+    return set(result.get_requested_partitions(REPORT))
+
+
+def test_report_runs_when_the_month_is_complete(
+    defs: dg.Definitions,
+    test_instance: dg.DagsterInstance,
+    landing_zone: Path,
+    golden_month_landing: Path,
+    duckdb_warehouse: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The month's last day materialized through Dagster completes the month: the next
+    evaluation of the automation condition requests that month's report, which writes
+    carrier_monthly; once handled, it is not requested again."""
+    monkeypatch.setenv("WAREHOUSE_URL", duckdb_warehouse)
+    days = _prepare_month(landing_zone, golden_month_landing)
+    loaded = bare_run(days[:-1], platform="bare", batch_size=31)
+    assert all(r.ok for r in loaded), [r.error for r in loaded if not r.ok]
+    _published_elsewhere(test_instance, days[:-1])
+
+    result = dg.evaluate_automation_conditions(defs=defs, instance=test_instance)
+    assert _requested_months(result) == set()  # a day is still missing
+
+    (run,) = run_partitions([days[-1]], instance=test_instance, defs=defs)  # the last day
+    assert run.ok, run.error
+    result = dg.evaluate_automation_conditions(
+        defs=defs, instance=test_instance, cursor=result.cursor
+    )
+    assert _requested_months(result) == {GOLDEN_MONTH}
+    assert result.total_requested == 1  # only the report, no daily partition
+
+    # What the sensor launches: the requested partition of carrier_monthly.
+    report = run_report(GOLDEN_MONTH, instance=test_instance, defs=defs)
+    assert report.ok, report.error
+    with open_warehouse(duckdb_warehouse) as wh:
+        ((carriers, flights),) = wh.query(
+            "SELECT count(*), sum(flights) FROM carrier_monthly WHERE month = ?",
+            [month_bounds(GOLDEN_MONTH)[0]],
+        )
+    assert (carriers, flights) == (report.metadata["carriers"], report.metadata["flights"])
+    assert carriers > 0
+    assert report.metadata["days"] == len(days)  # load_input: every day of the month
+
+    result = dg.evaluate_automation_conditions(
+        defs=defs, instance=test_instance, cursor=result.cursor
+    )
+    assert _requested_months(result) == set()  # handled
+
+
+def test_report_waits_for_an_incomplete_month(
+    defs: dg.Definitions, test_instance: dg.DagsterInstance
+) -> None:
+    """The month's last day arrives but the day before it never did: no evaluation
+    requests the report, before or after the last day, however often it is evaluated."""
+    days = month_days(GOLDEN_MONTH)
+    _published_elsewhere(test_instance, days[:-2])
+    result = dg.evaluate_automation_conditions(defs=defs, instance=test_instance)
+    assert _requested_months(result) == set()
+
+    _published_elsewhere(test_instance, days[-1:])  # the last day arrives
+    for _ in range(2):
+        result = dg.evaluate_automation_conditions(
+            defs=defs, instance=test_instance, cursor=result.cursor
+        )
+        assert result.total_requested == 0, _requested_months(result)
+
+    _published_elsewhere(test_instance, days[-2:-1])  # the missing day: now it runs
+    result = dg.evaluate_automation_conditions(
+        defs=defs, instance=test_instance, cursor=result.cursor
+    )
+    assert _requested_months(result) == {GOLDEN_MONTH}

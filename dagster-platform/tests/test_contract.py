@@ -2,7 +2,9 @@
 
 Each partition is one run of the `flights_daily` asset job (`execute_in_process` with a
 partition key), with the code location's own resources, IO managers, checks, hooks and
-retry policy; the environment the contract tests set is read when the run executes.
+retry policy; the environment the contract tests set is read when the run executes. The
+monthly report is one run of `carrier_report_monthly` for the month's partition of
+`carrier_monthly` (its input read through the warehouse IO manager's `load_input`).
 """
 
 import subprocess
@@ -11,7 +13,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 import pytest
-from dagster_platform.runs import run_partitions
+from dagster_platform.runs import run_partitions, run_report
 
 from etl_shared.testing.contract import *  # noqa: F403  the shared contract tests
 from etl_shared.testing.contract import PlatformRunner, RunOutcome
@@ -29,6 +31,11 @@ class DagsterRunner:
             RunOutcome(run.partition, run.ok, run.error)
             for run in run_partitions(partitions, instance=self.instance, defs=self.defs)
         ]
+
+    def report(self, month: str) -> RunOutcome:
+        """The month's partition of `carrier_monthly`, materialized in this process."""
+        run = run_report(month, instance=self.instance, defs=self.defs)
+        return RunOutcome(run.partition, run.ok, run.error)
 
     def command(self, args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
         """`python -m dagster_platform.backfill` as `make run` / `make backfill` call it."""

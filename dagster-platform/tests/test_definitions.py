@@ -2,9 +2,11 @@
 
 import dagster as dg
 import pytest
-from dagster_platform.defs.resources import EtlResource, build_resources
+from dagster_platform.defs.resources import build_resources
+from dagster_platform.resources import EtlResource
 
-ASSETS = {"landing_file", "validated_rows", "flights", "carrier_daily", "quarantine"}
+DAILY_ASSETS = {"landing_file", "validated_rows", "flights", "carrier_daily", "quarantine"}
+ASSETS = DAILY_ASSETS | {"carrier_monthly"}
 CHECKS = {
     "validated_rows:validated_rows_reconcile",
     "flights:rows_reconcile",
@@ -22,13 +24,58 @@ def test_definitions_load_every_asset_check_schedule_and_sensor(defs: dg.Definit
     assert defs.resolve_job_def("flights_daily").name == "flights_daily"
     assert defs.resolve_schedule_def("flights_daily_schedule").job_name == "flights_daily"
     assert defs.resolve_sensor_def("landing_file_sensor").job_name == "flights_daily"
+    assert defs.resolve_job_def("carrier_report_monthly").name == "carrier_report_monthly"
+    automation = defs.resolve_sensor_def("default_automation_condition_sensor")
+    assert isinstance(automation, dg.AutomationConditionSensorDefinition)
+    assert automation.default_status == dg.DefaultSensorStatus.STOPPED
+
+
+def test_each_job_holds_one_cadence(defs: dg.Definitions) -> None:
+    """The daily job runs the five daily assets and their checks, never the monthly report;
+    the report's job runs carrier_monthly alone (its input is loaded, not recomputed)."""
+    daily = defs.resolve_job_def("flights_daily")
+    assert {k.to_user_string() for k in daily.asset_layer.executable_asset_keys} == DAILY_ASSETS
+    assert len(daily.asset_layer.asset_graph.asset_check_keys) == len(CHECKS)
+    report = defs.resolve_job_def("carrier_report_monthly")
+    assert {k.to_user_string() for k in report.asset_layer.executable_asset_keys} == {
+        "carrier_monthly"
+    }
 
 
 def test_every_asset_is_partitioned_by_flight_date_of_2013(defs: dg.Definitions) -> None:
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         keys = graph.get(key).partitions_def.get_partition_keys()
-        assert (keys[0], keys[-1], len(keys)) == ("2013-01-01", "2013-12-31", 365), key
+        if key.to_user_string() == "carrier_monthly":
+            assert keys == [f"2013-{m:02d}" for m in range(1, 13)]
+        else:
+            assert (keys[0], keys[-1], len(keys)) == ("2013-01-01", "2013-12-31", 365), key
+
+
+def test_the_report_reads_every_day_of_its_month(defs: dg.Definitions) -> None:
+    """carrier_monthly depends on carrier_daily through a TimeWindowPartitionMapping: a
+    month's partition is exactly its days (February 2013: 28), loaded by the warehouse
+    IO manager."""
+    graph = defs.resolve_asset_graph()
+    report = graph.get(dg.AssetKey("carrier_monthly"))
+    assert {p.to_user_string() for p in report.parent_keys} == {"carrier_daily"}
+    mapping = graph.get_partition_mapping(
+        dg.AssetKey("carrier_monthly"), dg.AssetKey("carrier_daily")
+    )
+    assert isinstance(mapping, dg.TimeWindowPartitionMapping)
+    days = graph.get_parent_partition_keys_for_child(
+        "2013-02", dg.AssetKey("carrier_daily"), dg.AssetKey("carrier_monthly")
+    ).partitions_subset.get_partition_keys()
+    assert sorted(days) == [f"2013-02-{d:02d}" for d in range(1, 29)]
+    (daily_input,) = report.assets_def.node_def.input_defs
+    assert (daily_input.name, daily_input.input_manager_key) == (
+        "carrier_daily",
+        "warehouse_io_manager",
+    )
+    # eager on every month (not only the latest), waiting for every day of it
+    condition = repr(report.automation_condition)
+    assert "any_deps_missing" in condition, condition
+    assert "InLatestTimeWindow" not in condition, condition
 
 
 def test_lineage_mirrors_the_data_flow(defs: dg.Definitions) -> None:
@@ -43,6 +90,7 @@ def test_lineage_mirrors_the_data_flow(defs: dg.Definitions) -> None:
         "flights": {"validated_rows"},
         "carrier_daily": {"flights"},
         "quarantine": {"validated_rows"},
+        "carrier_monthly": {"carrier_daily"},
     }
 
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from etl_shared import policy
+from etl_shared.partitions import month_key
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,6 +33,44 @@ def test_schedule_matches_shared_policy(defs: dg.Definitions) -> None:
     )
     times = [next(ticks) for _ in range(3)]
     assert [t.astimezone(policy.DAILY.tzinfo).hour for t in times] == [6, 6, 6]
+
+
+def test_report_schedule_matches_shared_policy(defs: dg.Definitions) -> None:
+    """The report is event-driven here (an automation condition, no cron): each day maps to
+    its month (`etl_shared.partitions.month_key`) in the policy's time zone, and the day a
+    MONTHLY_REPORT tick follows (its `yesterday_partition`, the month's last day) completes
+    exactly the month that tick reports (`previous_month`)."""
+    graph = defs.resolve_asset_graph()
+    daily = graph.get(dg.AssetKey("carrier_daily")).partitions_def
+    monthly = graph.get(dg.AssetKey("carrier_monthly")).partitions_def
+    assert monthly.timezone == daily.timezone == policy.MONTHLY_REPORT.timezone
+    mapping = graph.get_partition_mapping(
+        dg.AssetKey("carrier_monthly"), dg.AssetKey("carrier_daily")
+    )
+
+    def month_of(day: str) -> str:
+        subset = mapping.get_downstream_partitions_for_partitions(
+            daily.subset_with_partition_keys([day]), daily, monthly
+        )
+        (month,) = subset.get_partition_keys()
+        return month
+
+    for day in daily.get_partition_keys():
+        assert month_of(day) == month_key(day), day
+    for month in monthly.get_partition_keys():
+        first = dt.date.fromisoformat(f"{month}-01")
+        tick = dt.datetime(
+            first.year + first.month // 12,
+            first.month % 12 + 1,
+            1,
+            7,
+            0,
+            tzinfo=policy.MONTHLY_REPORT.tzinfo,
+        )
+        assert month_of(policy.yesterday_partition(tick)) == policy.previous_month(tick) == month
+    # no cron decides when: the report waits for its days, not for a time of day
+    condition = repr(graph.get(dg.AssetKey("carrier_monthly")).automation_condition)
+    assert "Cron" not in condition, condition
 
 
 def test_retry_policy_matches_shared_policy(defs: dg.Definitions) -> None:

@@ -1,7 +1,8 @@
 """`make ui` as a user meets it: Dagster's own web UI in a real browser (Debian's Chromium).
 
 One `make ui` for the module, on a free port, with its own Dagster home and warehouse:
-the browser opens the asset graph (the partitioned assets) and the assets' checks,
+the browser opens the daily group's asset graph (the partitioned assets, and the monthly
+report downstream) and the assets' checks,
 materializes one partition from the graph's "Materialize all" partition picker and waits
 until the runs page shows it succeeded; the warehouse then holds that day. Screenshots go
 to reports/ui/. The last test stops the UI with a Ctrl-C (SIGINT to its process group)
@@ -29,6 +30,10 @@ START_TIMEOUT = 360  # seconds: webserver, code server and daemon starting on 2 
 RUN_TIMEOUT = 240_000  # milliseconds: one run of the five assets and their checks
 PARTITION = "2013-01-05"
 ASSETS = ("landing_file", "validated_rows", "flights", "carrier_daily", "quarantine")
+REPORT = "carrier_monthly"  # the monthly report: its own group, linked from carrier_daily
+# The daily group's lineage (`make ui`'s code location is `dagster_platform`): "Materialize
+# all" there launches the five daily assets, never the monthly report with them.
+DAILY_GROUP = "locations/__repository__@dagster_platform/asset-groups/flights_daily/lineage"
 CHECKS = {  # flights last: the screenshot shows its three checks
     "validated_rows": ("validated_rows_reconcile",),
     "carrier_daily": ("carrier_daily_matches_flights",),
@@ -74,7 +79,7 @@ def page(ui: web.Ui, browser):
 
 
 def open_asset_graph(page, ui: web.Ui) -> None:
-    page.goto(f"{ui.url}/asset-groups")
+    page.goto(f"{ui.url}/{DAILY_GROUP}")
     page.get_by_role("button", name="Materialize all").wait_for()
     # A fresh instance greets with a newsletter dialog once.
     with contextlib.suppress(PlaywrightTimeout):
@@ -100,7 +105,7 @@ def test_the_webserver_listens_on_localhost_and_the_given_port(ui: web.Ui) -> No
 def test_the_asset_graph_shows_the_partitioned_assets_and_their_checks(ui: web.Ui, page) -> None:
     open_asset_graph(page, ui)
     graph = page.locator("[data-testid=asset-graph], .react-flow, svg").first
-    for name in ASSETS:
+    for name in (*ASSETS, REPORT):
         page.get_by_text(name, exact=True).first.wait_for()
     assert graph.is_visible()
     screenshot(page, "asset-graph")

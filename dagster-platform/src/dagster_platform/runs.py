@@ -1,20 +1,24 @@
-"""Run partitions of `flights_daily` through Dagster in this process (tests, backfill, bench).
+"""Run partitions through Dagster in this process (tests, backfill, make report, bench).
 
-Each partition is its own Dagster run, recorded in the instance (visible in `dagster dev`)
-and in `pipeline_runs`; the code location is loaded once for all of them.
+Each day is its own run of `flights_daily`, recorded in the instance (visible in `dagster
+dev`) and in `pipeline_runs`; the code location is loaded once for all of them. A month's
+carrier report is a run of `carrier_report_monthly` for that month's partition of
+`carrier_monthly`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 
 from etl_shared.errors import InvalidPartitionError
-from etl_shared.partitions import partition_key
+from etl_shared.partitions import month_key, partition_key
 
 JOB_NAME = "flights_daily"
+REPORT_JOB_NAME = "carrier_report_monthly"
 
 
 @dataclass
@@ -23,6 +27,8 @@ class PartitionRun:
     ok: bool
     run_id: str
     error: str | None = None
+    # what the run's materializations say (the report's carriers and flights)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def load_definitions() -> dg.Definitions:
@@ -75,3 +81,36 @@ def run_partitions(
             run_id=result.run_id,
             error=None if result.success else failure_text(result),
         )
+
+
+def run_report(
+    month: str,
+    *,
+    instance: dg.DagsterInstance,
+    defs: dg.Definitions | None = None,
+    log_level: str = "INFO",
+) -> PartitionRun:
+    """Materialize `month`'s partition of `carrier_monthly` (one run of
+    `carrier_report_monthly`); a failed run (a month with a day missing) is reported,
+    never raised, and a month outside the data never starts a run."""
+    try:
+        key = month_key(month)
+    except InvalidPartitionError as exc:
+        return PartitionRun(partition=month, ok=False, run_id="", error=str(exc))
+    job = (defs or load_definitions()).resolve_job_def(REPORT_JOB_NAME)
+    result = job.execute_in_process(
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        partition_key=key,
+        instance=instance,
+        raise_on_error=False,
+    )
+    metadata: dict[str, Any] = {}
+    for materialization in result.asset_materializations_for_node("carrier_monthly"):
+        metadata |= {name: value.value for name, value in materialization.metadata.items()}
+    return PartitionRun(
+        partition=key,
+        ok=result.success,
+        run_id=result.run_id,
+        error=None if result.success else failure_text(result),
+        metadata=metadata,
+    )

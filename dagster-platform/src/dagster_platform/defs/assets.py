@@ -14,7 +14,7 @@ import dagster as dg
 
 from dagster_platform.defs.hooks import pipeline_run_id, record_failed_run, record_successful_run
 from dagster_platform.defs.partitions import daily_partitions
-from dagster_platform.defs.resources import EtlResource
+from dagster_platform.resources import EtlResource
 from dagster_platform.retries import fail_fast_unless_retryable, source_retry_policy
 from etl_shared import steps
 

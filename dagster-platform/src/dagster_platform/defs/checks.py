@@ -17,7 +17,7 @@ import dagster as dg
 
 from dagster_platform.defs.hooks import record_failed_run
 from dagster_platform.defs.partitions import daily_partitions
-from dagster_platform.defs.resources import EtlResource
+from dagster_platform.resources import EtlResource
 from etl_shared.checks import run_checks
 from etl_shared.stage import StageRef
 

@@ -8,7 +8,7 @@ The run key (date + mtime) keeps a re-evaluation from launching the same deliver
 import dagster as dg
 
 from dagster_platform.defs.partitions import daily_partitions
-from dagster_platform.defs.resources import EtlResource
+from dagster_platform.resources import EtlResource
 from etl_shared.landing import flights_file
 
 
@@ -32,3 +32,17 @@ def landing_file_sensor(context: dg.SensorEvaluationContext, etl: EtlResource):
             newest = max(newest, mtime)
             yield dg.RunRequest(run_key=f"{day}:{mtime}", partition_key=day)
     context.update_cursor(str(newest))
+
+
+# Declarative automation is evaluated by an automation condition sensor, on the daemon
+# (`dagster dev` runs one; the Helm chart's dagsterDaemon). Declared here rather than left
+# implicit so that it is visible, named as Dagster's default and, like the schedule and the
+# landing-file sensor, starts stopped: switch it on in the UI (Automation).
+default_automation_condition_sensor = dg.AutomationConditionSensorDefinition(
+    "default_automation_condition_sensor",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    minimum_interval_seconds=30,
+    description="Evaluates the assets' automation conditions: carrier_monthly once every "
+    "day of a month is loaded.",
+)

@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from dagster_platform.defs.resources import EtlResource
+from dagster_platform.resources import EtlResource
 from dagster_platform.retries import fail_fast_unless_retryable
 from etl_shared import steps
 from etl_shared.schema import PARTITIONED_TABLES
@@ -71,15 +71,35 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         )
 
     def load_input(self, context: dg.InputContext) -> dict[str, Any]:
-        """A downstream asset gets a reference to the committed partition, never its rows."""
+        """What a downstream asset gets for the upstream partitions it depends on: a summary
+        of them as the warehouse holds them, never their rows.
+
+        For the monthly report (`carrier_monthly`, through a `TimeWindowPartitionMapping`)
+        the partitions are every day of the month: the summary names the days loaded, the
+        days still missing and the rows, read in one query; the report itself refuses a
+        month with a day missing. The warehouse, not Dagster's event log, is the authority:
+        a day loaded by another run (`make backfill`, another platform) counts.
+        """
         table = context.asset_key.path[-1]
-        partition = context.asset_partition_key
-        day = dt.date.fromisoformat(partition)
-        with self.etl.warehouse() as wh:
-            ((rows,),) = wh.query(
-                f"SELECT count(*) FROM {table} WHERE {PARTITIONED_TABLES[table]} = ?", [day]
+        if table not in PARTITIONED_TABLES:
+            raise dg.Failure(f"{table} is not a warehouse table ({sorted(PARTITIONED_TABLES)})")
+        column = PARTITIONED_TABLES[table]
+        partitions = list(context.asset_partition_keys)
+        first, last = dt.date.fromisoformat(partitions[0]), dt.date.fromisoformat(partitions[-1])
+        with fail_fast_unless_retryable(), self.etl.warehouse() as wh:
+            counts = wh.query(
+                f"SELECT {column}, count(*) FROM {table} "
+                f"WHERE {column} >= ? AND {column} <= ? GROUP BY {column}",
+                [first, last],
             )
-        return {"table": table, "partition": partition, "rows": int(rows)}
+        rows = {_iso(day): int(n) for day, n in counts}
+        return {
+            "table": table,
+            "partitions": [partitions[0], partitions[-1]],
+            "loaded": [day for day in partitions if day in rows],
+            "missing": [day for day in partitions if day not in rows],
+            "rows": sum(rows.values()),
+        }
 
     def committed(self, partition: str, stage_run_id: str) -> StageRef | None:
         """The StageRef of a load this process committed (the run-record hook reads it)."""
@@ -89,3 +109,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         from etl_shared.warehouse import redact_url
 
         return redact_url(self.etl.settings().warehouse_url)
+
+
+def _iso(value: object) -> str:
+    return value.isoformat() if isinstance(value, dt.date) else str(value)[:10]
