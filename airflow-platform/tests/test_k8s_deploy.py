@@ -29,10 +29,12 @@ triggered here); the REST calls use the simple auth manager's all-admins mode.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -221,14 +223,19 @@ def _watch_pods(api: Any, namespace: str, seen: dict[str, dict[str, Any]]) -> Ca
     return stopper
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """SIGTERM to all at once, a bounded wait, then SIGKILL to what is left of each
+    process group (the scheduler's executor takes ~20 s to wind down its pod watcher)."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + 10
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # its children too: no strays
+        proc.wait(5)
 
 
 @pytest.fixture(scope="module")
@@ -309,7 +316,7 @@ def airflow_on_kube(
             with logs[name].open("wb") as out:
                 proc = subprocess.Popen(
                     argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
+                    stdin=subprocess.DEVNULL, start_new_session=True,
                 )  # fmt: skip
             procs.append(proc)
 
@@ -321,8 +328,7 @@ def airflow_on_kube(
         wait_for(parsed, 180, f"the API server to serve the parsed {DAG_ID}", ctx.tail)
         yield ctx
     finally:
-        for proc in procs:
-            _stop(proc)
+        _stop(procs)
         stop_watch()
 
 
