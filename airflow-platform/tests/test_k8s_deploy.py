@@ -16,7 +16,8 @@ the chart turns them into airflow.cfg: `AIRFLOW__<SECTION>__<KEY>`), the task po
 template (`podTemplate`, written to the pod_template_file the executor reads), the worker
 image (`images.airflow`), the `secret:` entries (the Secret the components and the pods
 read), the worker service account; the objects its header creates (namespace, the PVC of
-deploy/etl-data-pvc.yaml, the `etl-warehouse` Secret).
+deploy/etl-data-pvc.yaml, the `etl-warehouse` Secret) and the chart's airflow.cfg
+ConfigMap the template mounts.
 
 What differs here, and only that (README "The KubernetesExecutor on a real control
 plane"): the scheduler reads the control plane's kubeconfig instead of the in-cluster
@@ -29,7 +30,9 @@ triggered here); the REST calls use the simple auth manager's all-admins mode.
 
 from __future__ import annotations
 
+import configparser
 import contextlib
+import io
 import json
 import os
 import secrets
@@ -166,6 +169,21 @@ def _cluster_objects(api: Any, values: dict[str, Any], warehouse_url: str) -> st
     assert account["create"] is True
     core.create_namespaced_service_account(
         namespace, {"metadata": {"name": account["name"]}, "automountServiceAccountToken": False}
+    )
+    # the chart's airflow.cfg ConfigMap the template mounts: the `config:` sections (the
+    # test node gives a ConfigMap volume as an empty folder, so the pods' settings that
+    # matter here are the template's env, as they are in a cluster)
+    (config,) = [
+        v["configMap"]["name"]
+        for v in yaml.safe_load(values["podTemplate"])["spec"]["volumes"]
+        if "configMap" in v
+    ]
+    cfg = configparser.ConfigParser()
+    cfg.read_dict(values["config"])
+    text = io.StringIO()
+    cfg.write(text)
+    core.create_namespaced_config_map(
+        namespace, {"metadata": {"name": config}, "data": {"airflow.cfg": text.getvalue()}}
     )
     return namespace
 
