@@ -25,7 +25,8 @@ config; the pods reach the API server at its loopback URL instead of the chart's
 (the one env value of the template replaced); the image's ENV (AIRFLOW_HOME, the DAGs
 folder /opt/airflow/dags) is given as this checkout's; the metadata DB is a SQLite copy
 of the session's migrated template; the scheduler makes no scheduled runs (only the one
-triggered here); the REST calls use the simple auth manager's all-admins mode.
+triggered here); the REST calls use the simple auth manager's all-admins mode; the API
+server runs one worker process.
 """
 
 from __future__ import annotations
