@@ -71,22 +71,22 @@ def test_every_pool_in_airflow_settings_is_used_by_a_task() -> None:
     assert declared <= used, f"pools no task uses: {sorted(declared - used)}"
 
 
-# Renamed in the official chart: the KubernetesExecutor's task pods take their settings
-# from `workers.kubernetes.*`; the flat keys only print a deprecation note.
-DEPRECATED_WORKER_KEYS = {"resources", "extraVolumes", "extraVolumeMounts"}
-
-
-def test_helm_values_use_the_charts_workers_kubernetes_keys() -> None:
+def test_helm_values_give_task_pods_the_data_volume_and_resources() -> None:
+    """The task pods' template (`podTemplate`, which the chart uses instead of generating
+    one from `workers.*`): the shared claim at ETL_DATA_DIR, requests and limits, and no
+    `workers.*` key the chart would then ignore. tests/test_k8s_deploy.py runs it."""
     values = yaml.safe_load((ROOT / "deploy" / "values.yaml").read_text())
-    workers = values["workers"]
-    assert not DEPRECATED_WORKER_KEYS & set(workers), sorted(DEPRECATED_WORKER_KEYS & set(workers))
-    pods = workers["kubernetes"]
-    (volume,) = pods["extraVolumes"]
-    (mount,) = pods["extraVolumeMounts"]
-    assert mount["name"] == volume["name"]
+    assert set(values["workers"]) == {"serviceAccount"}
+    template = yaml.safe_load(values["podTemplate"])
+    (container,) = template["spec"]["containers"]
+    volumes = {v["name"]: v for v in template["spec"]["volumes"]}
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     pvc = yaml.safe_load((ROOT / "deploy" / "etl-data-pvc.yaml").read_text())
-    assert volume["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
-    env = {e["name"]: e["value"] for e in values["env"]}
-    assert mount["mountPath"] == env["ETL_DATA_DIR"]
-    assert pods["resources"]["requests"]
-    assert pods["resources"]["limits"]
+    (claim,) = [n for n, v in volumes.items() if "persistentVolumeClaim" in v]
+    assert volumes[claim]["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert mounts[claim] == env["ETL_DATA_DIR"]
+    assert env["ETL_DATA_DIR"] == {e["name"]: e["value"] for e in values["env"]}["ETL_DATA_DIR"]
+    assert container["resources"]["requests"]
+    assert container["resources"]["limits"]
+    assert template["spec"]["serviceAccountName"] == values["workers"]["serviceAccount"]["name"]

@@ -143,6 +143,13 @@ def test_warehouse_secret_matches_shared_policy() -> None:
         policy.WAREHOUSE_SECRET,
         policy.WAREHOUSE_SECRET_KEY,
     )
+    # the task pods (podTemplate) read the same connection from the same Secret
+    (container,) = yaml.safe_load(values["podTemplate"])["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env[secret["envName"]]["valueFrom"]["secretKeyRef"] == {
+        "name": policy.WAREHOUSE_SECRET,
+        "key": policy.WAREHOUSE_SECRET_KEY,
+    }
     header = (ROOT / "deploy" / "values.yaml").read_text().split("\n\n")[0]
     assert (
         f"create secret generic {policy.WAREHOUSE_SECRET} \\\n"

@@ -38,7 +38,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 import dagster as dg
-import kubernetes_validate
 import pytest
 import yaml
 from dagster._core.instance.ref import InstanceRef
@@ -57,14 +56,12 @@ from dagster_k8s.job import (
 )
 from dagster_platform.runs import JOB_NAME, load_definitions
 
+from etl_shared.testing.deploy import assert_pod_hardened, assert_same_as_bare_steps, save_pod_spec
 from etl_shared.testing.landing import GOLDEN_DAYS
 from etl_shared.warehouse import open_warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
-REPO = ROOT.parent
 DEPLOY = ROOT / "deploy"
-REPORTS = REPO / "reports" / "k8s"
-K8S_VERSION = "1.37.0"  # the schemas kubernetes-validate ships closest to the control plane
 DAY = GOLDEN_DAYS[0]
 
 
@@ -282,7 +279,9 @@ def _pod_manifest(api: Any, job: Any) -> dict[str, Any]:
     }
 
 
-def test_k8s_deployment_runs_a_partition(dagster_on_kube: dict[str, Any], kube_test_node) -> None:
+def test_k8s_deployment_runs_a_partition(
+    dagster_on_kube: dict[str, Any], kube_test_node, seeded_landing: Path
+) -> None:
     from kubernetes import client
 
     ctx = dagster_on_kube
@@ -346,26 +345,18 @@ def test_k8s_deployment_runs_a_partition(dagster_on_kube: dict[str, Any], kube_t
         )
     assert count > 0
 
+    assert_same_as_bare_steps(ctx["warehouse"], DAY, seeded_landing, platform="dagster")
+
     manifest = _pod_manifest(ctx["api"], job)
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    (REPORTS / "dagster-pod.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
-    _assert_hardened(manifest, core, ns, ctx)
+    save_pod_spec(manifest, platform="dagster", name="pod")
+    assert_pod_hardened(manifest, secret=ctx["warehouse_secret"], secret_values=[ctx["warehouse"]])
+    _assert_no_warehouse_in_config_maps(manifest, core, ns)
 
 
-def _assert_hardened(manifest: dict[str, Any], core: Any, ns: str, ctx: dict[str, Any]) -> None:
-    spec = manifest["spec"]
-    (container,) = spec["containers"]
-    pod_sc, sc = spec.get("securityContext") or {}, container.get("securityContext") or {}
-    assert sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True, (pod_sc, sc)
-    assert (sc.get("runAsUser", pod_sc.get("runAsUser")) or 0) > 0
-    assert sc.get("readOnlyRootFilesystem") is True, sc
-    assert sc.get("allowPrivilegeEscalation") is False, sc
-    # WAREHOUSE_URL: never a literal, only from the Secret the deploy files name.
-    assert all(e["name"] != "WAREHOUSE_URL" for e in container.get("env", []))
-    sources = container.get("envFrom", [])
-    assert {"secretRef": {"name": ctx["warehouse_secret"]}} in sources
-    for source in sources:
+def _assert_no_warehouse_in_config_maps(manifest: dict[str, Any], core: Any, ns: str) -> None:
+    """WAREHOUSE_URL is not in a ConfigMap the run container reads either."""
+    (container,) = manifest["spec"]["containers"]
+    for source in container.get("envFrom", []):
         if "configMapRef" in source:
             data = core.read_namespaced_config_map(source["configMapRef"]["name"], ns).data
             assert "WAREHOUSE_URL" not in data

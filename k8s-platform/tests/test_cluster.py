@@ -38,6 +38,12 @@ from k8s_platform import builders, metrics
 from etl_shared import policy
 from etl_shared.landing import seed
 from etl_shared.testing.contract import assert_golden_day
+from etl_shared.testing.deploy import (
+    assert_pod_hardened,
+    assert_same_as_bare_steps,
+    pod_manifest,
+    save_pod_spec,
+)
 from etl_shared.warehouse import open_warehouse
 
 from .conftest import CHART, EXAMPLES, tool
@@ -533,6 +539,15 @@ def test_a_job_from_the_cronjob_loads_the_golden_day_and_retries_a_transient_fai
             [dt.date.fromisoformat(GOLDEN_DAY)],
         )
     assert ("k8s", "success") in runs
+    assert_same_as_bare_steps(
+        data_dir["url"], GOLDEN_DAY, data_dir["dir"] / "landing", platform="k8s"
+    )
+
+    # the pod the Job controller made from the operator's CronJob template
+    (pod,) = cluster.pods_of("manual-golden")
+    manifest = pod_manifest(pod)
+    save_pod_spec(manifest, platform="k8s", name="pod")
+    assert_pod_hardened(manifest, secret_values=[data_dir["url"]])
 
 
 def _job_from_cronjob(cj: dict[str, Any], name: str, args: list[str] | None = None) -> dict:
