@@ -17,6 +17,7 @@ that is dropped when the run ends); the whole partition is cached instead, see
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from prefect import Task, task
@@ -26,8 +27,12 @@ from prefect.states import State
 from prefect.transactions import get_transaction
 
 from etl_shared import policy, steps
+from etl_shared.config import Settings
 from etl_shared.errors import is_retryable
+from etl_shared.report import completed_month, write_carrier_report
+from etl_shared.warehouse import open_warehouse
 from prefect_platform.cache import partition_cache_key
+from prefect_platform.events import emit_published
 from prefect_platform.hooks import STAGE_KEY, discard_staging, drop_staging
 
 Ref = dict[str, Any]
@@ -99,3 +104,21 @@ def load(ref: Ref) -> Ref:
 def check(ref: Ref) -> list[dict[str, Any]]:
     """Data-quality checks against what the warehouse now holds for the partition."""
     return [result.to_dict() for result in steps.check(ref)]
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish(ref: Ref) -> str | None:
+    """Emit `etl.partition.published` for the loaded partition, saying whether its month is
+    now complete in the warehouse (see `prefect_platform.events`); return that month."""
+    with open_warehouse(Settings.from_env().warehouse_url) as wh:
+        month = completed_month(wh, ref["partition"])
+    emit_published(ref["partition"], month, ref["counts"])
+    return month
+
+
+@task(name="carrier-report", cache_policy=NO_CACHE)
+def carrier_report(month: str) -> dict[str, Any]:
+    """Replace the month's rows in `carrier_monthly` (`etl_shared.report`); a month with a
+    day not loaded fails with MonthIncompleteError naming the days, writing nothing."""
+    with open_warehouse(Settings.from_env().warehouse_url) as wh:
+        return asdict(write_carrier_report(wh, month))

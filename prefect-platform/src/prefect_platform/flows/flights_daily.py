@@ -58,7 +58,9 @@ def flights_daily(
     partition's inputs (landing file content, reference files, warehouse URL, code
     version): on failure it rolls back (the extract task's rollback hook removes the
     staging; the load's own database transaction keeps the previous rows), on success it
-    commits the run's result under that key.
+    commits the run's result under that key. Then the `publish` task emits
+    `etl.partition.published`, saying whether the day completed its month (the event the
+    monthly report's deployment trigger matches, see `prefect_platform.events`).
     `date` defaults to the day before the run's scheduled time (the daily cron deployment
     passes none). It is a `datetime.date` of the data (2013): Prefect refuses a mistyped
     date or a day outside the data when it validates the parameters.
@@ -96,4 +98,5 @@ def flights_daily(
         tasks.configured(tasks.check)(ref)
         txn.stage(ref)
     logger.info("partition %s loaded: %s", day, ref["counts"])
+    tasks.publish(ref)
     return ref
