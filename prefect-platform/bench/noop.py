@@ -11,9 +11,9 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.transactions import transaction
+from prefect_platform.config import backfill_max_workers
 
 REF = {"partition": "", "run_id": "noop", "source_file": "", "stage_dir": None, "counts": {}}
 
@@ -74,9 +74,8 @@ def run_partition(date: str) -> dict[str, Any]:
     return noop_daily(date=date)
 
 
-@flow(name="noop_backfill")
-def noop_backfill(dates: list[str], max_workers: int = 2) -> int:
-    with ThreadPoolTaskRunner(max_workers=max_workers) as runner:
-        futures = [runner.submit(run_partition, {"date": d}) for d in dates]
-        wait(futures)
+@flow(name="noop_backfill", task_runner=ThreadPoolTaskRunner(max_workers=backfill_max_workers()))
+def noop_backfill(dates: list[str]) -> int:
+    futures = run_partition.map(dates)
+    futures.wait()
     return len(futures)

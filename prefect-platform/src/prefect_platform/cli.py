@@ -102,8 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"carrier_report_monthly {args.month}: {state.name}: {result}", file=sys.stderr)
         return 1
 
-    state = backfill(start=args.start, end=args.end, refresh=args.refresh,
-                     max_workers=args.max_workers, return_state=True)  # fmt: skip
+    if args.max_workers:  # the flow's task runner, sized for this call
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        backfill = backfill.with_options(
+            task_runner=ThreadPoolTaskRunner(max_workers=max(1, args.max_workers))
+        )
+    state = backfill(start=args.start, end=args.end, refresh=args.refresh, return_state=True)
     print(f"backfill {args.start}..{args.end}: {state.name} {state.message or ''}")
     return 0 if state.is_completed() else 1
 
