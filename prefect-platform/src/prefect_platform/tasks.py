@@ -11,8 +11,9 @@ The decorators carry the production defaults; `configured()` re-reads the enviro
 when a flow runs, so tests and game days can shorten the delays without re-importing.
 
 Caching: the steps themselves are `NO_CACHE` (their result points into a staging folder
-that is dropped when the run ends); the whole partition is cached instead, see
-`flows/flights_daily.py`.
+that is dropped when the run ends); the whole partition is cached instead: the
+`partition` task runs the five steps as nested tasks under the cache policy
+`cache.PartitionInputs`, see `flows/flights_daily.py`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from etl_shared.config import Settings
 from etl_shared.errors import is_retryable
 from etl_shared.report import completed_month, write_carrier_report
 from etl_shared.warehouse import open_warehouse
-from prefect_platform.cache import partition_cache_key
+from prefect_platform.cache import PartitionInputs
 from prefect_platform.events import emit_published
 from prefect_platform.hooks import STAGE_KEY, discard_staging, drop_staging
 
@@ -60,12 +61,6 @@ def configured(step: Task) -> Task:
     """The task with retries and backoff read from the environment now."""
     retry = policy.retry_policy()
     return step.with_options(retries=retry.retries, retry_delay_seconds=retry.delays())
-
-
-@task(name="partition-cache-key", cache_policy=NO_CACHE)
-def cache_key(date: str) -> str:
-    """Fingerprint the partition's inputs (landing file, reference files, warehouse URL)."""
-    return partition_cache_key(date)
 
 
 @task(name="extract", **RETRY_POLICY)
@@ -104,6 +99,24 @@ def load(ref: Ref) -> Ref:
 def check(ref: Ref) -> list[dict[str, Any]]:
     """Data-quality checks against what the warehouse now holds for the partition."""
     return [result.to_dict() for result in steps.check(ref)]
+
+
+@task(name="partition-steps", cache_policy=PartitionInputs())
+def partition(date: str, run_id: str) -> Ref:
+    """extract -> validate -> transform -> load -> check for one partition, as nested tasks.
+
+    The task's transaction is keyed by the partition's inputs (`cache.PartitionInputs`):
+    a failure anywhere rolls it back (the extract task's rollback hook removes the
+    staging; the load's own database transaction keeps the previous rows), a success
+    commits the ref under the key (the commit hook drops the staging). With the same key
+    committed, Prefect skips the task and returns that ref (state `Cached`).
+    """
+    ref = configured(extract)(date, run_id)
+    ref = configured(validate)(ref)
+    ref = configured(transform)(ref)
+    ref = configured(load)(ref)
+    configured(check)(ref)
+    return ref
 
 
 @task(name="publish", cache_policy=NO_CACHE)
