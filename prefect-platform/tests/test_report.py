@@ -102,11 +102,11 @@ def _new_report_run(deployment_id: UUID, before: dict[UUID, FlowRun]) -> FlowRun
         time.sleep(0.5)
 
 
-def _published_event(flow_run_id: UUID) -> Any:
-    """The `etl.partition.published` event the flow run emitted, as the server stored it."""
+def _event_of(name: str, flow_run_id: UUID) -> Any:
+    """The one event `name` related to the flow run, as the server stored it."""
     deadline = time.monotonic() + TIMEOUT
     event_filter = EventFilter(
-        event=EventNameFilter(name=[PUBLISHED]),
+        event=EventNameFilter(name=[name]),
         related=EventRelatedFilter(id=[f"prefect.flow-run.{flow_run_id}"]),
     )
     while True:
@@ -115,8 +115,20 @@ def _published_event(flow_run_id: UUID) -> Any:
         if events:
             (event,) = events
             return event
-        assert time.monotonic() < deadline, f"no {PUBLISHED} event within {TIMEOUT} s"
+        assert time.monotonic() < deadline, f"no {name} event within {TIMEOUT} s"
         time.sleep(0.5)
+
+
+def _published_event(flow_run_id: UUID) -> Any:
+    """The `etl.partition.published` event the flow run emitted."""
+    return _event_of(PUBLISHED, flow_run_id)
+
+
+def _triggering_event_id(report_run_id: UUID) -> str:
+    """The event that started the report run: the automation's action records it."""
+    executed = _event_of("prefect.automation.action.executed", report_run_id)
+    (triggering,) = [r for r in executed.related if r.role == "triggering-event"]
+    return triggering.id
 
 
 def _report_rows(warehouse: str) -> list[tuple[Any, ...]]:
@@ -142,6 +154,7 @@ def test_report_runs_when_the_month_is_complete(
 
     triggered = _new_report_run(report_deployment, before)
     assert triggered.parameters == {"month": GOLDEN_MONTH}
+    assert _triggering_event_id(triggered.id) == f"prefect.event.{event.id}"
     assert _report_rows(warehouse) == []  # nothing written until the run executes
 
     # What the worker's pod does with the run: prefect.engine loads it and runs the flow.
@@ -163,8 +176,9 @@ def test_report_waits_for_an_incomplete_month(
 ) -> None:
     """The last day arrives before the one before it: its event says the month is not
     complete and starts nothing. Only when the missing day is published does the report
-    run, once. (The server's trigger service reads events in the order they arrive, so a
-    run started by the first event would exist by the time the second one's does.)"""
+    run, once, started by that day's event (the automation's action event names it). The
+    server's trigger service reads events in the order they arrive, so a run started by
+    the first event would exist by the time the second one's does."""
     days = _load_month_but(landing_zone, golden_month_landing, skip=2)
     before = _report_runs(report_deployment)
 
@@ -176,9 +190,11 @@ def test_report_waits_for_an_incomplete_month(
 
     missing = flights_daily(date=days[-2], return_state=True)
     assert missing.is_completed(), missing.message
-    assert _published_event(missing.state_details.flow_run_id).resource[COMPLETE_LABEL] == "true"
+    completing = _published_event(missing.state_details.flow_run_id)
+    assert completing.resource[COMPLETE_LABEL] == "true"
     triggered = _new_report_run(report_deployment, before)  # exactly one new run
     assert triggered.parameters == {"month": GOLDEN_MONTH}
+    assert _triggering_event_id(triggered.id) == f"prefect.event.{completing.id}"
     assert _report_rows(warehouse) == []  # the trigger only creates the run
     with get_client(sync_client=True) as client:  # nothing left for a later worker to pick up
         client.delete_flow_run(triggered.id)
