@@ -48,7 +48,6 @@ def child(kind: str, n: int) -> None:
         use_local_api()
         sys.path.insert(0, str(HERE.parent))
         from noop import noop_backfill, noop_daily
-        from prefect_platform.config import backfill_max_workers
         from prefect_platform.flows import backfill, flights_daily
 
         logging.getLogger("prefect").setLevel(logging.WARNING)
@@ -59,9 +58,9 @@ def child(kind: str, n: int) -> None:
             for day in days(n):
                 noop_daily(date=day)
         elif kind == "backfill":
-            backfill(start=START, end=days(n)[-1], refresh=True, max_workers=backfill_max_workers())
+            backfill(start=START, end=days(n)[-1], refresh=True)
         elif kind == "noop_backfill":
-            noop_backfill(dates=days(n), max_workers=backfill_max_workers())
+            noop_backfill(dates=days(n))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     bench.report_peak()

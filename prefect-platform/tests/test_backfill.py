@@ -7,6 +7,7 @@ import datetime as dt
 from helpers import query
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_platform.flows import backfill
 
 from etl_shared.testing.landing import GOLDEN_DAYS
@@ -14,7 +15,8 @@ from etl_shared.testing.landing import GOLDEN_DAYS
 
 def test_backfill_keeps_going_and_reports_failed_partitions(warehouse: str, landing_zone) -> None:  # type: ignore[no-untyped-def]
     # 2013-01-01 is seeded, 2013-01-02 and 2013-01-03 are not: one ok, two failed.
-    state = backfill(start="2013-01-01", end="2013-01-03", max_workers=2, return_state=True)
+    two_at_a_time = backfill.with_options(task_runner=ThreadPoolTaskRunner(max_workers=2))
+    state = two_at_a_time(start="2013-01-01", end="2013-01-03", return_state=True)
     assert state.is_failed()
     assert state.message == "2 of 3 partitions failed: 2013-01-02, 2013-01-03"
 
@@ -42,3 +44,12 @@ def test_backfill_of_good_partitions_completes_with_a_summary(warehouse: str) ->
     (row,) = state.result()
     assert (row["partition"], row["state"], row["error"]) == (day, "Completed", None)
     assert row["loaded"] > 0
+
+
+def test_backfill_declares_its_task_runner() -> None:
+    """The fan-out runs on the flow's own ThreadPoolTaskRunner, sized by
+    BACKFILL_MAX_WORKERS (read when the flow module is imported)."""
+    from prefect_platform.config import backfill_max_workers
+
+    assert isinstance(backfill.task_runner, ThreadPoolTaskRunner)
+    assert backfill.task_runner._max_workers == backfill_max_workers()

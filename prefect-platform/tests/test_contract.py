@@ -8,14 +8,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from prefect_platform.flows import flights_daily
+from prefect_platform.flows import carrier_report_monthly, flights_daily
 
 from etl_shared.testing.contract import *  # noqa: F403  the shared contract tests
 from etl_shared.testing.contract import PlatformRunner, RunOutcome
 
 
 class PrefectRunner:
-    """Runs each partition as a `flights_daily` flow run against the session's Prefect API.
+    """Runs each partition as a `flights_daily` flow run, and each month's report as a
+    `carrier_report_monthly` flow run, against the session's Prefect API.
 
     `refresh=True`: the contract asks for real runs (a rerun must reload, a fault must be
     hit), so the partition cache is bypassed here; the cache has its own tests.
@@ -39,6 +40,14 @@ class PrefectRunner:
         argv = [str(Path(sys.executable).parent / "prefect-platform"), args[0]]
         argv += ["--date", args[1]] if args[0] == "run" else ["--start", args[1], "--end", args[2]]
         return subprocess.run(argv, env=dict(env), capture_output=True, text=True, check=False)
+
+    def report(self, month: str) -> RunOutcome:
+        """The month as a `carrier_report_monthly` flow run (what the trigger and `make
+        report` start); a failed run's error is the exception Prefect recorded."""
+        state = carrier_report_monthly(month=month, return_state=True)
+        if state.is_completed():
+            return RunOutcome(month, True)
+        return RunOutcome(month, False, str(state.result(raise_on_failure=False)))
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,11 @@ def test_prefect_yaml_entrypoints_load_the_flows() -> None:
     for deployment in config["deployments"]:
         flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
         names[deployment["name"]] = flow.name
-    assert names == {"flights-daily": "flights_daily", "backfill": "backfill"}
+    assert names == {
+        "flights-daily": "flights_daily",
+        "backfill": "backfill",
+        "carrier-report-monthly": "carrier_report_monthly",
+    }
 
 
 def test_prefect_deploy_registers_daily_cron_on_kubernetes_pool() -> None:
@@ -69,14 +73,30 @@ def test_prefect_deploy_registers_daily_cron_on_kubernetes_pool() -> None:
         {"prefect.deployments.steps.set_working_directory": {"directory": "/opt/prefect-platform"}}
     ]
 
+    # The report's `triggers:` entry became an automation that runs its deployment.
+    with get_client(sync_client=True) as client:
+        report = client.read_deployment_by_name("carrier_report_monthly/carrier-report-monthly")
+        owner = f"prefect.deployment.{report.id}"
+        (automation,) = client.read_resource_related_automations(owner)
+        client.delete_resource_owned_automations(owner)  # later tests' months start nothing
+    assert automation.name == "carrier-report-monthly-on-complete-month"
+    assert automation.trigger.expect == {"etl.partition.published"}
+    assert automation.trigger.match.root == {
+        "prefect.resource.id": "etl.partition.*",
+        "etl.month.complete": "true",
+    }
+    ((action,),) = [automation.actions]
+    assert (action.type, action.deployment_id) == ("run-deployment", report.id)
+
 
 def test_serve_builds_local_deployments_with_the_daily_cron() -> None:
     from prefect_platform.serve import deployments
 
-    daily, back = deployments()
-    assert (daily.name, daily.flow_name, back.name) == (
+    daily, back, report = deployments()
+    assert (daily.name, daily.flow_name, back.name, report.name) == (
         "flights-daily-local",
         "flights_daily",
         "backfill-local",
+        "carrier-report-monthly-local",
     )
     assert daily.schedules[0].schedule.cron == "0 6 * * *"

@@ -11,7 +11,11 @@ the same as in the run that committed the key:
 * the warehouse URL (a different warehouse has not been loaded yet),
 * the pipeline code (etl-shared's version and this module's `CACHE_VERSION`).
 
-Even then the flow re-checks the warehouse before trusting the hit (see
+`PartitionInputs` is that key as a Prefect cache policy: the `partition` task (the five
+steps, `tasks.py`) carries it, so Prefect itself looks the key up in the result store
+before the task runs (state `Cached` on a hit) and writes the task's result under it when
+the task succeeds; `refresh_cache=True` runs it anyway and overwrites the key.
+Even on a hit the flow re-checks the warehouse before trusting it (see
 `flows/flights_daily.py`): a warehouse that was wiped or rewritten under the same URL
 fails that check and the partition runs for real.
 """
@@ -22,6 +26,10 @@ import hashlib
 from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
+
+from prefect.cache_policies import CachePolicy
+from prefect.context import TaskRunContext
 
 from etl_shared.config import Settings
 from etl_shared.landing import REFERENCE_FILES, flights_file, reference_file
@@ -65,3 +73,16 @@ def partition_cache_key(partition: str, settings: Settings | None = None) -> str
     ]
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
     return f"flights-daily-{day}-{digest[:32]}"
+
+
+class PartitionInputs(CachePolicy):
+    """The cache policy of a partition run: `partition_cache_key` of the task's `date`."""
+
+    def compute_key(
+        self,
+        task_ctx: TaskRunContext,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
+    ) -> str | None:
+        return partition_cache_key(inputs["date"])

