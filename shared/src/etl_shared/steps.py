@@ -639,7 +639,9 @@ def validate_into(
         eng.execute(f"INSERT INTO {judged} BY NAME {_judge_sql(texts, airlines)}")
         eng.execute(f"DROP TABLE {texts}")
     eng.execute(f"DROP TABLE {suspects}")
-    eng.execute(f"INSERT INTO {judged} BY NAME {_judge_sql(stage.rel('recheck'), airlines)}")
+    ((n_recheck,),) = eng.execute(f"SELECT count(*) FROM {stage.rel('recheck')}").fetchall()
+    if n_recheck:
+        eng.execute(f"INSERT INTO {judged} BY NAME {_judge_sql(stage.rel('recheck'), airlines)}")
     _mark_duplicates(eng, judged, lambda lines: _text_records(eng, stage, lines))
     stage.put(
         "valid",
