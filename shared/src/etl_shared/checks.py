@@ -51,13 +51,14 @@ def run_checks_many(
     """The checks for several partitions at once (one query per check, grouped by date)."""
     days = [dt.date.fromisoformat(p) for p in extracted]
     marks = ", ".join("?" for _ in days)
-    # Distinct 64-bit hashes of flight_id first (a set of integers, not of strings): equal
-    # ids hash alike, so as many hashes as rows proves the ids unique. Only a partition
-    # with fewer (a duplicate, or a hash collision) is counted again on the strings.
+    # Distinct 64-bit hashes of flight_id first where the warehouse hashes well (a set of
+    # integers, not of strings): equal ids hash alike, so as many hashes as rows proves the
+    # ids unique. Only a partition with fewer (a duplicate, or a hash collision) is counted
+    # again on the strings.
     loaded = {
         str(d): (int(n), int(ids))
         for d, n, ids in wh.query(
-            f"SELECT flight_date, count(*), count(DISTINCT {wh.hash_sql('flight_id')}) "
+            f"SELECT flight_date, count(*), count(DISTINCT {wh.distinct_sql('flight_id')}) "
             f"FROM flights WHERE flight_date IN ({marks}) GROUP BY flight_date",
             days,
         )

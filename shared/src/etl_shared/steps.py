@@ -139,40 +139,73 @@ def _stage_counts(
     return {day: {name: per[name].get(day, 0) for name in per} for day in every}
 
 
-def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, dict[str, int]]:
-    """Read the landing files of `sources` (one header for all) into the stage relations
-    `raw` (every CSV record, as text, with its line number) and `malformed` (lines that
-    are not records of the right shape: wrong field count, invalid UTF-8)."""
+# Columns the typed read keeps: the integers (typed by the reader) and the text columns that
+# validation and the flights table read (as written, exactly as an all-text read gives them).
+TEXT_KEPT = ("carrier", "tailnum", "origin", "dest")
+TYPED_KEPT = tuple(c for c in SOURCE_COLUMNS if c in INT_COLUMNS or c in TEXT_KEPT)
+
+
+def _read_records(
+    eng: Engine, stage: Stage, sources: list[Source], name: str, *, typed: bool
+) -> tuple[str, str]:
+    """Read the landing files of `sources` (one header for all) into the scratch table
+    `<name>_read`; return the SQL of its records numbered by line (partition_date,
+    source_file, run_id, line_number, then the columns) and the scratch table of the lines
+    the reader rejected (source_file, line, csv_line, error_type, error_message).
+
+    `typed`: the integer columns are read as integers (`NA` and empty are null) and only
+    the columns in TYPED_KEPT are kept; a line with a field that is not an integer is
+    rejected with error type CAST. Otherwise every column is read as text, as written.
+    """
     header, encoding = sources[0].header, sources[0].encoding
     assert all((s.header, s.encoding) == (header, encoding) for s in sources), (
         "one read needs one header and one encoding"
     )
     tag = uuid.uuid4().hex[:10]
     files = "[" + ", ".join(sql_literal(s.file) for s in sources) + "]"
-    col_types = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in header) + "}"
-    read = stage.scratch("raw_read")  # the records; `raw` reads them through a view
+    if typed:
+        types = {c: "INTEGER" if c in INT_COLUMNS else "VARCHAR" for c in header}
+        texts = ", ".join(sql_literal(c) for c in header if types[c] == "VARCHAR")
+        # Text columns keep "NA" and "" as written (force_not_null); nullif below turns ""
+        # into the null an all-text read gives for an empty field.
+        nulls = f", nullstr = ['{NULL_TOKEN}', ''], force_not_null = [{texts}]"
+        kept = TYPED_KEPT
+        picked = ", ".join(f"nullif({c}, '') AS {c}" if types[c] == "VARCHAR" else c for c in kept)
+    else:
+        types = dict.fromkeys(header, "VARCHAR")
+        nulls, kept, picked = "", SOURCE_COLUMNS, "*"
+    col_types = "{" + ", ".join(f"{sql_literal(c)}: '{t}'" for c, t in types.items()) + "}"
+    read = stage.scratch(f"{name}_read")
     # One file: its name is a constant of the view, not a string stored on every record.
     one = sql_literal(sources[0].file) if len(sources) == 1 else None
+    if picked == "*":
+        picked = "* EXCLUDE (source_file)" if one else "*"
+    elif not one:
+        picked += ", source_file"
     eng.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {read} AS
-        SELECT {"* EXCLUDE (source_file)" if one else "*"}
+        SELECT {picked}
         FROM read_csv({files}, header = true, auto_detect = false, filename = 'source_file',
                       columns = {col_types}, delim = ',', quote = '"', escape = '"',
                       strict_mode = true, store_rejects = true, encoding = {sql_literal(encoding)},
-                      rejects_table = 'rejects_{tag}', rejects_scan = 'rejscan_{tag}')
+                      rejects_table = 'rejects_{tag}', rejects_scan = 'rejscan_{tag}'{nulls})
         """
     )
+    bad = stage.scratch(f"{name}_bad")
     eng.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE bad_{tag} AS
-        SELECT s.file_path AS source_file, e.line, e.csv_line, e.error_type, e.error_message
+        CREATE OR REPLACE TEMP TABLE {bad} AS
+        SELECT s.file_path AS source_file, e.line, e.csv_line, e.error_type,
+               e.error_message
         FROM rejects_{tag} e JOIN rejscan_{tag} s USING (scan_id, file_id)
         """
     )
+    for table in (f"rejects_{tag}", f"rejscan_{tag}"):
+        eng.execute(f"DROP TABLE IF EXISTS {table}")
     # Line numbers: in each file the good records come in order and fill the lines that
     # were not rejected (line 1 is the header).
-    source_cols = ", ".join(f"r.{c}" for c in SOURCE_COLUMNS)
+    cols = ", ".join(f"r.{c}" for c in kept)
     # rowid follows the file order (DuckDB preserves insertion order), so record k of a
     # file is rowid - (the file's first rowid) + 1, with no window over the whole read.
     if one:
@@ -181,17 +214,17 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
         good = f"""SELECT r.*, r.rowid - f.first_rowid + 1 AS k FROM {read} r
                JOIN (SELECT source_file, min(rowid) AS first_rowid FROM {read} GROUP BY ALL) f
                  ON f.source_file = r.source_file"""
-    ((n_bad,),) = eng.execute(f"SELECT count(*) FROM bad_{tag}").fetchall()
+    ((n_bad,),) = eng.execute(f"SELECT count(*) FROM {bad}").fetchall()
     if n_bad == 0:  # the usual case: line k + 1 holds record k
         numbered = f"SELECT r.*, (r.k + 1)::BIGINT AS line_number FROM ({good}) r"
     else:
-        lines = stage.scratch("raw_lines")
+        lines = stage.scratch(f"{name}_lines")
         eng.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE {lines} AS
             WITH sizes AS (
               SELECT source_file, count(*) AS n FROM ({good}) GROUP BY ALL
-              UNION ALL SELECT source_file, count(DISTINCT line) FROM bad_{tag} GROUP BY ALL
+              UNION ALL SELECT source_file, count(DISTINCT line) FROM {bad} GROUP BY ALL
             ), totals AS (
               SELECT source_file, sum(n)::BIGINT AS n FROM sizes GROUP BY ALL
             ), lines AS (
@@ -199,7 +232,7 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
             )
             SELECT source_file, line_number,
                    row_number() OVER (PARTITION BY source_file ORDER BY line_number) AS k
-            FROM lines ANTI JOIN bad_{tag} b
+            FROM lines ANTI JOIN {bad} b
               ON b.source_file = lines.source_file AND b.line = lines.line_number
             """
         )
@@ -207,15 +240,48 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
         SELECT r.*, g.line_number::BIGINT AS line_number FROM ({good}) r
         JOIN {lines} g ON g.source_file = r.source_file AND g.k = r.k
         """
-    stage.put(
-        "raw",
-        f"""
-        SELECT src.partition_date, src.source_file, src.run_id, r.line_number, {source_cols}
+    records = f"""
+        SELECT src.partition_date, src.source_file, src.run_id, r.line_number, {cols}
         FROM ({numbered}) r
         JOIN {_sources_relation(sources)} ON src.source_file = r.source_file
-        """,
-        lazy=True,
+        """
+    return records, bad
+
+
+def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, dict[str, int]]:
+    """Read the landing files of `sources` (one header for all) into the stage relations
+    `raw` (every record whose integer fields are integers or null, typed, with its line
+    number), `recheck` (the other records, as text, with their line numbers: `validate`
+    judges them from their text), `malformed` (lines that are not records of the right
+    shape: wrong field count, invalid UTF-8) and `sources` (partition, file and run of
+    each file read).
+
+    One typed read; the files in which it rejected a line (a field that is not an
+    integer, or a malformed line) are read again as text, which sorts those lines into
+    records and malformed lines exactly as reading every field as text does.
+    """
+    records, bad = _read_records(eng, stage, sources, "raw", typed=True)
+    stage.put("raw", records, lazy=True)
+    sources_rel = _sources_relation(sources)
+    stage.put("sources", f"SELECT * FROM {sources_rel}")
+    rejected = stage.scratch("raw_rejected")
+    eng.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {rejected} AS
+        SELECT DISTINCT src.partition_date, b.line::BIGINT AS line_number
+        FROM {bad} b JOIN {sources_rel} ON src.source_file = b.source_file"""
     )
+    days = {
+        d.isoformat() for (d,) in eng.execute(f"SELECT partition_date FROM {rejected}").fetchall()
+    }
+    texts, text_bad = _text_at(eng, stage, [s for s in sources if s.partition in days], rejected)
+    if not days:  # nothing read again: empty relations of the same shape
+        texts = stage.scratch("raw_texts")
+        eng.execute(
+            f"CREATE OR REPLACE TEMP TABLE {texts} AS SELECT * FROM ({_text_shape()}) WHERE false"
+        )
+        text_bad = stage.scratch("raw_textbad")
+        eng.execute(f"CREATE OR REPLACE TEMP TABLE {text_bad} AS SELECT * FROM {bad} WHERE false")
+    stage.put("recheck", f"SELECT * FROM {texts}")
     stage.put(
         "malformed",
         f"""
@@ -223,26 +289,49 @@ def extract_into(eng: Engine, stage: Stage, sources: list[Source]) -> dict[str, 
                arg_min(b.csv_line, b.error_type) AS raw_row, 'malformed_line' AS reason,
                'malformed CSV line: ' || string_agg(DISTINCT lower(b.error_type::VARCHAR), ', ')
                  || ' (' || any_value(b.error_message) || ')' AS message
-        FROM bad_{tag} b
-        JOIN {_sources_relation(sources)} ON src.source_file = b.source_file
+        FROM {text_bad} b
+        JOIN {sources_rel} ON src.source_file = b.source_file
         GROUP BY ALL
         """,
     )
-    for table in (f"bad_{tag}", f"rejects_{tag}", f"rejscan_{tag}"):
+    # Every line the typed read rejected is a record or a malformed line of the text read.
+    ((lost,),) = eng.execute(
+        f"""SELECT count(*) FROM {rejected} r
+        ANTI JOIN {stage.rel("recheck")} t USING (partition_date, line_number)
+        ANTI JOIN {stage.rel("malformed")} m USING (partition_date, line_number)"""
+    ).fetchall()
+    if lost:
+        raise EtlError(
+            f"the landing files changed while they were read: {lost} lines are neither records "
+            f"nor malformed lines ({', '.join(s.file for s in sources)})"
+        )
+    for table in (texts, text_bad, rejected):
         eng.execute(f"DROP TABLE IF EXISTS {table}")
     if stage.folder is not None:  # `raw` is a file now: the scratch tables can go
         stage.release("raw", keep_relation=True)
+    else:
+        eng.execute(f"DROP TABLE IF EXISTS {bad}")
     counts = _stage_counts(
         eng,
         stage,
         [s.partition for s in sources],
         good=("raw", "partition_date"),
+        recheck=("recheck", "partition_date"),
         malformed=("malformed", "partition_date"),
     )
     return {
-        day: {"extracted": n["good"] + n["malformed"], "malformed": n["malformed"]}
+        day: {"extracted": n["good"] + n["recheck"] + n["malformed"], "malformed": n["malformed"]}
         for day, n in counts.items()
     }
+
+
+def _text_shape() -> str:
+    """A relation with the columns of a text record (no rows)."""
+    cols = ", ".join(f"NULL::VARCHAR AS {c}" for c in SOURCE_COLUMNS)
+    return (
+        "SELECT NULL::DATE AS partition_date, NULL::VARCHAR AS source_file, "
+        f"NULL::VARCHAR AS run_id, NULL::BIGINT AS line_number, {cols} LIMIT 0"
+    )
 
 
 def extract(
@@ -285,6 +374,23 @@ def _bad_time(col: str) -> str:
     return f"({col}_i IS NOT NULL AND NOT ({col}_i BETWEEN 0 AND 2400 AND {col}_i % 100 < 60))"
 
 
+def _range_rules() -> list[tuple[str, str]]:
+    """The out_of_range rules on the typed columns (`<column>_i`): (condition, message)."""
+    return [
+        ("distance_i <= 0", "'distance=' || distance_i || ' must be > 0'"),
+        ("flight_i <= 0", "'flight=' || flight_i || ' must be > 0'"),
+        ("air_time_i < 0", "'air_time=' || air_time_i || ' must be >= 0'"),
+        *(
+            (_bad_time(c), f"'{c}=' || {c}_i || ' is not a clock time hhmm (0000-2400)'")
+            for c in TIME_COLUMNS
+        ),
+    ]
+
+
+def _range_flag() -> str:
+    return " OR ".join(f"coalesce({cond}, false)" for cond, _ in _range_rules())
+
+
 def _raw_row(table: str = "") -> str:
     """The record as text again (for a quarantine row)."""
     return " || ',' || ".join(f"coalesce({table}{c}, '')" for c in SOURCE_COLUMNS)
@@ -314,16 +420,8 @@ def _judge_sql(raw: str, airlines: str) -> str:
     number_names = ", ".join(
         f"CASE WHEN {bad_number(c)} THEN '{c}=' || {c} END" for c in INT_COLUMNS
     )
-    range_rules = [
-        ("distance_i <= 0", "'distance=' || distance_i || ' must be > 0'"),
-        ("flight_i <= 0", "'flight=' || flight_i || ' must be > 0'"),
-        ("air_time_i < 0", "'air_time=' || air_time_i || ' must be >= 0'"),
-        *(
-            (_bad_time(c), f"'{c}=' || {c}_i || ' is not a clock time hhmm (0000-2400)'")
-            for c in TIME_COLUMNS
-        ),
-    ]
-    range_flag = " OR ".join(f"coalesce({cond}, false)" for cond, _ in range_rules)
+    range_rules = _range_rules()
+    range_flag = _range_flag()
     range_names = ", ".join(f"CASE WHEN {cond} THEN {msg} END" for cond, msg in range_rules)
     return f"""
     WITH trimmed AS (
@@ -363,9 +461,98 @@ def _judge_sql(raw: str, airlines: str) -> str:
     """
 
 
-def _mark_duplicates(eng: Engine, judged: str, raw: str) -> None:
+def _fast_judge_sql(raw: str, airlines: str) -> str:
+    """`_judge_sql` for the typed `raw`: the same columns, with reason NULL for a record
+    that breaks no rule and 'recheck' for one that breaks any (its reason, message and
+    text come from `_judge_sql` on its text, read again: `_text_records`).
+
+    The reader typed an integer field exactly as `_judge_sql` does (TRY_CAST of the
+    trimmed text; "NA" and empty are null; anything else is not a record here but a
+    `recheck` line), and the text columns are as written, so every rule reads the same
+    values: a record is valid here exactly when it is valid there.
+    """
+    text_required = [c for c in REQUIRED_COLUMNS if c not in INT_COLUMNS]
+    missing = " OR ".join(
+        [f"{c} IS NULL" for c in REQUIRED_COLUMNS if c in INT_COLUMNS]
+        + [f"nullif(nullif(trim({c}), '{NULL_TOKEN}'), '') IS NULL" for c in text_required]
+    )
+    ints = ", ".join(f"{c} AS {c}_i" for c in INT_COLUMNS)
+    return f"""
+    WITH typed AS (
+      SELECT partition_date, line_number, carrier, origin, dest, {ints},
+             try(make_date(year, month, day)) AS flight_date,
+             nullif(nullif(trim(tailnum), '{NULL_TOKEN}'), '') AS tailnum_v,
+             ({missing}) AS missing
+      FROM {raw}
+    )
+    SELECT partition_date, line_number, flight_date, carrier, origin, dest, tailnum_v,
+      {", ".join(f"{c}_i" for c in INT_COLUMNS)},
+      CASE WHEN missing OR flight_date IS NULL OR flight_date <> partition_date
+             OR {_range_flag()} OR a.known_carrier IS NULL THEN 'recheck' END AS reason,
+      NULL::VARCHAR AS message, NULL::VARCHAR AS raw_row
+    FROM typed t LEFT JOIN (SELECT carrier AS known_carrier FROM {airlines}) a
+      ON a.known_carrier = t.carrier
+    """
+
+
+def _text_at(eng: Engine, stage: Stage, sources: list[Source], lines: str) -> tuple[str, str]:
+    """Read the files of `sources` again with every field as text, as written; return two
+    scratch tables: their records at `lines` (partition_date, line_number), the input of
+    `_judge_sql`, and the lines this read rejected (as `_read_records` gives them).
+
+    Sources with different headers are read one group at a time.
+    """
+    groups: dict[tuple[tuple[str, ...], str], list[Source]] = {}
+    for s in sources:
+        groups.setdefault((s.header, s.encoding), []).append(s)
+    tag = uuid.uuid4().hex[:8]
+    texts, bad = stage.scratch(f"text_{tag}"), stage.scratch(f"text_{tag}_bad")
+    for i, group in enumerate(groups.values()):
+        records, group_bad = _read_records(eng, stage, group, f"text_{tag}_{i}", typed=False)
+        into = "INSERT INTO {} BY NAME" if i else "CREATE TEMP TABLE {} AS"
+        eng.execute(
+            f"""{into.format(texts)} SELECT r.* FROM ({records}) r
+            SEMI JOIN {lines} l ON l.partition_date = r.partition_date
+                               AND l.line_number = r.line_number"""
+        )
+        eng.execute(f"{into.format(bad)} SELECT * FROM {group_bad}")
+        stage.release(f"text_{tag}_{i}")
+    return texts, bad
+
+
+def _text_records(eng: Engine, stage: Stage, lines: str) -> str:
+    """A scratch table of the records at `lines` (partition_date, line_number) as text
+    (`_judge_sql`'s input), read again from the landing files of `stage`'s sources.
+
+    Only the files of those partitions are read. Raises EtlError when a line is not a
+    record any more (the file changed since `extract`).
+    """
+    picked = eng.execute(
+        f"""SELECT s.partition_date::VARCHAR, s.source_file, s.run_id FROM {stage.rel("sources")} s
+        WHERE s.partition_date IN (SELECT partition_date FROM {lines}) ORDER BY ALL"""
+    ).fetchall()
+    sources = []
+    for day, file, run_id in picked:
+        header, encoding = _read_header(Path(file), day)
+        sources.append(Source(day, file, run_id, tuple(header), encoding))
+    texts, bad = _text_at(eng, stage, sources, lines)
+    eng.execute(f"DROP TABLE {bad}")
+    ((found, wanted),) = eng.execute(
+        f"SELECT (SELECT count(*) FROM {texts}), "
+        f"(SELECT count(*) FROM (SELECT DISTINCT partition_date, line_number FROM {lines}))"
+    ).fetchall()
+    if found != wanted:
+        raise EtlError(
+            f"landing files changed since extract: {wanted - found} of {wanted} lines to "
+            f"judge are not records any more ({', '.join(s.file for s in sources)})"
+        )
+    return texts
+
+
+def _mark_duplicates(eng: Engine, judged: str, text: Callable[[str], str]) -> None:
     """A valid row whose flight_id an earlier valid row of its file already has becomes
-    `duplicate_key` (with the first line in its message and its text as `raw_row`).
+    `duplicate_key` (with the first line in its message and its text as `raw_row`, which
+    `text(lines)` gives: a table of the records at those lines, as text).
 
     A valid row's flight_id joins the typed KEY_PARTS with ':'; they are never NULL and
     cannot run into each other (a date, a known carrier code, two integers), so equal
@@ -394,6 +581,7 @@ def _mark_duplicates(eng: Engine, judged: str, raw: str) -> None:
     )
     ((n,),) = eng.execute(f"SELECT count(*) FROM {dups}").fetchall()
     if n:
+        texts = text(dups)
         eng.execute(
             f"""
             UPDATE {judged} AS j SET reason = 'duplicate_key',
@@ -401,11 +589,12 @@ def _mark_duplicates(eng: Engine, judged: str, raw: str) -> None:
               raw_row = d.raw_row
             FROM (
               SELECT d.*, {_raw_row("r.")} AS raw_row FROM {dups} d
-              JOIN {raw} r ON r.partition_date = d.partition_date AND r.line_number = d.line_number
+              JOIN {texts} r ON r.partition_date = d.partition_date AND r.line_number = d.line_number
             ) d
             WHERE j.partition_date = d.partition_date AND j.line_number = d.line_number
             """
         )
+        eng.execute(f"DROP TABLE {texts}")
     eng.execute(f"DROP TABLE {dups}")
 
 
@@ -424,22 +613,36 @@ def validate_into(
     """Judge every `raw` record: typed rows to `valid`, the rest (with the `malformed`
     lines) to `quarantine`, each with a reason code and a message."""
     airlines = _airlines(eng, landing_dir)
-    raw = stage.rel("raw")
     # Each partition of a read comes from one file of one run: judged rows carry the
-    # partition only, and quarantine rows get the file and the run id back from here.
-    files = stage.scratch("valid_files")
-    eng.execute(
-        f"CREATE OR REPLACE TEMP TABLE {files} AS "
-        f"SELECT DISTINCT partition_date, source_file, run_id FROM {raw}"
-    )
+    # partition only, and quarantine rows get the file and the run id back from `sources`.
+    files = stage.rel("sources")
     ((n_files, n_days),) = eng.execute(
         f"SELECT count(*), count(DISTINCT partition_date) FROM {files}"
     ).fetchall()
     if n_files != n_days:
         raise EtlError("one read holds two files or runs for one partition; run them one by one")
     judged = stage.scratch("valid_judged")  # `valid` reads it through a view
-    eng.execute(f"CREATE OR REPLACE TEMP TABLE {judged} AS {_judge_sql(raw, airlines)}")
-    _mark_duplicates(eng, judged, raw)
+    # The typed records first; the few that break a rule, and the `recheck` lines, are
+    # then judged from their text (what they are judged on when every field is text).
+    eng.execute(
+        f"CREATE OR REPLACE TEMP TABLE {judged} AS {_fast_judge_sql(stage.rel('raw'), airlines)}"
+    )
+    suspects = stage.scratch("valid_suspects")
+    eng.execute(
+        f"CREATE OR REPLACE TEMP TABLE {suspects} AS "
+        f"SELECT partition_date, line_number FROM {judged} WHERE reason IS NOT NULL"
+    )
+    ((n_suspects,),) = eng.execute(f"SELECT count(*) FROM {suspects}").fetchall()
+    if n_suspects:
+        texts = _text_records(eng, stage, suspects)
+        eng.execute(f"DELETE FROM {judged} WHERE reason IS NOT NULL")
+        eng.execute(f"INSERT INTO {judged} BY NAME {_judge_sql(texts, airlines)}")
+        eng.execute(f"DROP TABLE {texts}")
+    eng.execute(f"DROP TABLE {suspects}")
+    ((n_recheck,),) = eng.execute(f"SELECT count(*) FROM {stage.rel('recheck')}").fetchall()
+    if n_recheck:
+        eng.execute(f"INSERT INTO {judged} BY NAME {_judge_sql(stage.rel('recheck'), airlines)}")
+    _mark_duplicates(eng, judged, lambda lines: _text_records(eng, stage, lines))
     stage.put(
         "valid",
         f"""
@@ -521,7 +724,14 @@ def _reference_tables(eng: Engine, landing_dir: Path) -> tuple[str, str, str]:
 def transform_into(
     eng: Engine, stage: Stage, landing_dir: Path, days: list[str]
 ) -> dict[str, dict[str, int]]:
-    """`valid` -> `flights` (enriched) and `carrier_daily` (aggregated)."""
+    """`valid` -> `flights` (enriched) and `carrier_daily` (aggregated).
+
+    In-process (an engine stage) `flights` is a view: the load streams it into the
+    warehouse, so a big partition is never held once more as enriched rows. `carrier_daily`
+    aggregates `valid` per carrier and then takes the carrier's name: the same rows as
+    aggregating `flights` by (date, carrier, name), since `flights` is `valid` with the
+    carrier's name(s) and one airport and one weather row at most per flight.
+    """
     airlines, airports, weather = _reference_tables(eng, landing_dir)
     stage.put(
         "flights",
@@ -536,31 +746,42 @@ def transform_into(
         LEFT JOIN {weather} w ON w.origin = v.origin AND w.weather_date = v.flight_date
                               AND w.hour = v.sched_dep_time // 100
         """,
+        lazy=True,
     )
-    if stage.folder is None:
-        stage.release("valid")  # every valid row is in `flights` now
     stage.put(
         "carrier_daily",
         f"""
-        SELECT flight_date, carrier, carrier_name,
-               count(*)::BIGINT AS flights,
-               count(*) FILTER (WHERE dep_time IS NULL)::BIGINT AS cancelled,
-               count(arr_delay)::BIGINT AS arrived,
-               count(*) FILTER (WHERE arr_delay < 15)::BIGINT AS on_time,
-               avg(dep_delay)::DOUBLE AS avg_dep_delay,
-               avg(arr_delay)::DOUBLE AS avg_arr_delay,
-               coalesce(sum(distance) FILTER (WHERE NOT cancelled), 0)::BIGINT AS total_distance
-        FROM {stage.rel("flights")}
-        GROUP BY flight_date, carrier, carrier_name
+        SELECT d.flight_date, d.carrier, a.name AS carrier_name, d.flights, d.cancelled,
+               d.arrived, d.on_time, d.avg_dep_delay, d.avg_arr_delay, d.total_distance
+        FROM (
+          SELECT flight_date, carrier,
+                 count(*)::BIGINT AS flights,
+                 count(*) FILTER (WHERE dep_time IS NULL)::BIGINT AS cancelled,
+                 count(arr_delay)::BIGINT AS arrived,
+                 count(*) FILTER (WHERE arr_delay < 15)::BIGINT AS on_time,
+                 avg(dep_delay)::DOUBLE AS avg_dep_delay,
+                 avg(arr_delay)::DOUBLE AS avg_arr_delay,
+                 coalesce(sum(distance) FILTER (WHERE dep_time IS NOT NULL), 0)::BIGINT
+                   AS total_distance
+          FROM {stage.rel("valid")}
+          GROUP BY flight_date, carrier
+        ) d
+        JOIN {airlines} a ON a.carrier = d.carrier
         """,
     )
-    return _stage_counts(
-        eng,
-        stage,
-        days,
-        flights=("flights", "flight_date"),
-        carrier_daily=("carrier_daily", "flight_date"),
-    )
+    counts = _stage_counts(eng, stage, days, carrier_daily=("carrier_daily", "flight_date"))
+    flights = _flights_by_partition(eng, stage)
+    return {day: {"flights": flights.get(day, 0), **n} for day, n in counts.items()}
+
+
+def _flights_by_partition(eng: Engine, stage: Stage) -> dict[str, int]:
+    """Rows of `flights` per partition, from `carrier_daily` (each flight is counted in
+    exactly one of its rows) instead of another pass over the flights."""
+    rows = eng.execute(
+        f"SELECT flight_date::VARCHAR, sum(flights)::BIGINT FROM {stage.rel('carrier_daily')} "
+        "GROUP BY ALL"
+    ).fetchall()
+    return {day: int(n) for day, n in rows}
 
 
 def transform(
@@ -592,7 +813,7 @@ def load_into(wh: Warehouse, stage: Stage, extracted: dict[str, int]) -> dict[st
         gate,
         before_commit=before_commit,
     )
-    return _counts_by_partition(wh.engine, stage.rel("flights"), "flight_date")
+    return _flights_by_partition(wh.engine, stage)
 
 
 def load(

@@ -54,6 +54,11 @@ class Warehouse(ABC):
     def hash_sql(self, expr: str) -> str:
         """SQL for a 64-bit hash of the text `expr` (equal texts hash alike)."""
 
+    def distinct_sql(self, expr: str) -> str:
+        """SQL whose distinct values the load gate counts for the distinct texts `expr`: a
+        64-bit hash (a collision only makes the gate count the texts themselves)."""
+        return self.hash_sql(expr)
+
     @abstractmethod
     def insert_from_engine(self, table: str, relation: str) -> int:
         """Insert every row of an engine relation (stage) into `table`; return the count."""

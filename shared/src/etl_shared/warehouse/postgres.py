@@ -7,18 +7,20 @@ makes two concurrent loads of one date run one after the other.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from etl_shared.errors import WarehouseUnavailableError
 from etl_shared.schema import columns
-from etl_shared.stage import Engine
+from etl_shared.stage import Engine, sql_literal
 from etl_shared.warehouse.base import Warehouse
 
-BATCH_ROWS = 50_000
+COPY_BLOCK_BYTES = 1 << 20
 
 
 class PostgresWarehouse(Warehouse):
@@ -66,15 +68,26 @@ class PostgresWarehouse(Warehouse):
         return f"hashtextextended({expr}, 0)"
 
     def insert_from_engine(self, table: str, relation: str) -> int:
-        cols = columns(table)
-        reader = self.engine.execute(f"SELECT {', '.join(cols)} FROM {relation}")
-        count = 0
-        with (
-            self.conn.cursor() as cur,
-            cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy,
-        ):
-            while batch := reader.fetchmany(BATCH_ROWS):
-                for row in batch:
-                    copy.write_row(row)
-                count += len(batch)
-        return count
+        """COPY the relation's rows in PostgreSQL's CSV format, written by the engine into
+        a file of its spill folder and streamed in blocks: no Python object per row or
+        value, and memory stays flat however many rows there are.
+
+        The CSV carries every value as PostgreSQL reads it back: NULL is an unquoted empty
+        field and an empty string a quoted one, doubles in their shortest exact form."""
+        cols = ", ".join(columns(table))
+        path = Path(self.engine.spill_dir) / f"copy-{table}-{uuid.uuid4().hex[:8]}.csv"
+        try:
+            ((count,),) = self.engine.execute(
+                f"COPY (SELECT {cols} FROM {relation}) TO {sql_literal(path)} "
+                "(FORMAT csv, HEADER false, QUOTE '\"', ESCAPE '\"', NULLSTR '')"
+            ).fetchall()
+            with (
+                self.conn.cursor() as cur,
+                cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy,
+                path.open("rb") as fh,
+            ):
+                while block := fh.read(COPY_BLOCK_BYTES):
+                    copy.write(block)
+        finally:
+            path.unlink(missing_ok=True)
+        return int(count)
