@@ -56,17 +56,17 @@ import yaml
 
 from etl_shared.testing.contract import assert_golden_day
 from etl_shared.testing.deploy import (
+    DEPLOY_DAY,
     assert_pod_hardened,
     assert_same_as_bare_steps,
     pod_manifest,
     save_pod_spec,
 )
-from etl_shared.testing.landing import GOLDEN_DAYS
 from etl_shared.warehouse import open_warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
-DAY = GOLDEN_DAYS[0]
+DAY = DEPLOY_DAY
 DAG_ID = "flights_daily"
 TASKS = {
     "extract",

@@ -56,13 +56,17 @@ from dagster_k8s.job import (
 )
 from dagster_platform.runs import JOB_NAME, load_definitions
 
-from etl_shared.testing.deploy import assert_pod_hardened, assert_same_as_bare_steps, save_pod_spec
-from etl_shared.testing.landing import GOLDEN_DAYS
+from etl_shared.testing.deploy import (
+    DEPLOY_DAY,
+    assert_pod_hardened,
+    assert_same_as_bare_steps,
+    save_pod_spec,
+)
 from etl_shared.warehouse import open_warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
-DAY = GOLDEN_DAYS[0]
+DAY = DEPLOY_DAY
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:

@@ -39,6 +39,7 @@ from etl_shared import policy
 from etl_shared.landing import seed
 from etl_shared.testing.contract import assert_golden_day
 from etl_shared.testing.deploy import (
+    DEPLOY_DAY,
     assert_pod_hardened,
     assert_same_as_bare_steps,
     pod_manifest,
@@ -50,7 +51,7 @@ from .conftest import CHART, EXAMPLES, tool
 
 NS = "etl"
 RELEASE, RELEASE_NS = "etl", "etl-system"
-GOLDEN_DAY = "2013-02-08"
+GOLDEN_DAY = DEPLOY_DAY
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:

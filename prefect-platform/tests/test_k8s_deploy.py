@@ -43,6 +43,7 @@ from prefect.settings import PREFECT_API_URL
 
 from etl_shared.testing.contract import assert_golden_day
 from etl_shared.testing.deploy import (
+    DEPLOY_DAY,
     assert_pod_hardened,
     assert_same_as_bare_steps,
     pod_manifest,
@@ -255,7 +256,7 @@ def test_k8s_deployment_runs_a_partition(
     golden_carrier_daily: dict[str, list[dict[str, Any]]],
     seeded_landing: Path,
 ) -> None:
-    day = SAMPLE_DAYS[0]
+    day = DEPLOY_DAY
     run = _run(k8s_pool, day)
     pod = _pod_of(k8s_pool, run.id)
     log = _pod_log(k8s_pool, pod)
@@ -335,7 +336,7 @@ def test_k8s_killed_pod_ends_crashed(k8s_pool: K8sPool) -> None:
     exits 137, the Job fails (backoffLimit 0) and prefect-kubernetes' observer, in the
     worker, marks the run `Crashed` from the Job's failure. No `pipeline_runs` row: the
     process whose hooks would write it is gone."""
-    day = SAMPLE_DAYS[1]
+    day = SAMPLE_DAYS[0]
     counter = k8s_pool.node.volumes[DATA_CLAIM] / "fault-counter"
     counter.write_text("1")  # the first read fails; the retry waits 30 s: killed meanwhile
     run = _start_run(
