@@ -355,8 +355,9 @@ SELECTION_HEADER = [
     *GIVES_HEADER,
 ]
 SELECTION_NOTE = (
-    "Start-up and per-partition cost come from two timed runs of `make backfill` (1 day "
-    "and the whole range, each in a fresh process, through etl_shared.bench): per "
+    "Start-up and per-partition cost come from timed runs of `make backfill` for 1 day "
+    "and for the whole range (each in a fresh process, through etl_shared.bench, the "
+    "fastest of the rounds kept): per "
     "partition = (t_n - t_1) / (n - 1), start-up = t_1 - per partition (make, uv, the "
     "tool's imports and its server or database, seeding check and summary). The floor is "
     "the tool's no-op pipeline of the same shape (bench/ of each platform) timed the same "
@@ -382,6 +383,7 @@ class Selection:
     code_lines: int = 0
     code_files: int = 0
     reader_files: int = 0
+    load: float | None = None  # the machine's 1-minute load average after measuring it
 
     @property
     def per_partition(self) -> float:
@@ -399,8 +401,16 @@ class Selection:
 
     @property
     def ratio(self) -> float | None:
+        """Cost per partition over the no-op's; None when either is too small to divide
+        (below MEASURABLE_S: within the noise of two timed runs)."""
         floor = self.floor_per_partition
-        return self.per_partition / floor if floor and floor > 0 else None
+        if floor is None or floor < MEASURABLE_S or self.per_partition < MEASURABLE_S:
+            return None
+        return self.per_partition / floor
+
+
+# A cost per partition below this is within the noise of two timed runs: no ratio of it.
+MEASURABLE_S = 0.01
 
 
 def fit(t1: float, tn: float, n: int) -> tuple[float, float]:
@@ -464,7 +474,7 @@ def measure_selection(
     workdir: Path,
     console: Console,
     *,
-    repeat: int = 1,
+    repeat: int = 2,
 ) -> list[Selection]:
     """Time `make backfill` for 1 day and for start..end, and each tool's no-op pipeline
     the same way, through etl_shared.bench (after compare(): everything is set up and
@@ -499,6 +509,7 @@ def measure_selection(
         if name in NOOP_KIND:
             row.floor_t1, row.floor_tn = measured[2].wall_min, measured[3].wall_min
             row.floor_peak_mib = max(measured[2].peak_mib, measured[3].peak_mib)
+        row.load = os.getloadavg()[0]
         if name != BASELINE:
             row.code_lines, row.code_files = orchestration_code(name)
             row.reader_files = len(reader_files(name))
@@ -544,11 +555,13 @@ def print_selection(selections: list[Selection], console: Console) -> None:
     for row in selection_rows(selections):
         table.add_row(*row)
     console.print(table)
-    console.print(SELECTION_NOTE)
+    console.print(SELECTION_NOTE + " " + machine_note(selections))
 
 
 def _s(x: float | None, digits: int = 2) -> str:
-    return "—" if x is None else f"{x:.{digits}f}"
+    if x is None:
+        return "—"
+    return f"{x:.{digits}f}" if x >= 0 else "< 0 (noise)"
 
 
 def selection_rows(selections: list[Selection]) -> list[list[str]]:
@@ -571,12 +584,19 @@ def selection_rows(selections: list[Selection]) -> list[list[str]]:
     return rows
 
 
+def machine_note(selections: list[Selection]) -> str:
+    """The machine the figures were measured on (a busy machine inflates start-up most)."""
+    loads = [f"{LABELS[s.name]} {s.load:.1f}" for s in selections if s.load is not None]
+    note = f"Measured on {os.cpu_count()} cores"
+    return note + (f"; 1-minute load average after each: {', '.join(loads)}." if loads else ".")
+
+
 def selection_markdown(selections: list[Selection]) -> list[str]:
     rows = selection_rows(selections)
     return [
         "## Selection table",
         "",
-        SELECTION_NOTE,
+        SELECTION_NOTE + " " + machine_note(selections),
         "",
         "| " + " | ".join(SELECTION_HEADER) + " |",
         "|" + "---|" * len(SELECTION_HEADER),
@@ -641,7 +661,8 @@ def selection_html(selections: list[Selection]) -> str:
         for row in selection_rows(selections)
     )
     return (
-        f"<h2>Selection table</h2><p>{html.escape(SELECTION_NOTE)}</p>"
+        f"<h2>Selection table</h2><p>{html.escape(SELECTION_NOTE)} "
+        f"{html.escape(machine_note(selections))}</p>"
         f"<table><tr>{cells}</tr>{body}</table>"
         f"<h3>Start-up and cost per partition</h3>{selection_svg(selections)}"
     )
@@ -658,8 +679,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--selection-repeat",
         type=int,
-        default=1,
-        help="rounds of the selection table's timed runs (0: no selection table)",
+        default=2,
+        help="rounds of the selection table's timed runs, the least disturbed kept "
+        "(0: no selection table)",
     )
     args = parser.parse_args(argv)
     date_range(args.start, args.end)  # refuses a bad range before anything runs

@@ -42,6 +42,20 @@ def test_start_up_and_cost_per_partition_come_from_the_two_runs() -> None:
     assert baseline.ratio is None
 
 
+def test_a_cost_within_the_noise_gets_no_ratio() -> None:
+    """A negative slope (the 1-day run slower than the week) or a no-op that costs
+    nothing per partition gives no ratio, never a negative or huge one."""
+    noisy = compare.Selection("prefect", N, 20.0, 18.5, 700.0, 13.0, 15.4)
+    assert noisy.per_partition < 0
+    assert noisy.ratio is None
+    free_floor = compare.Selection("k8s", N, 1.2, 3.0, 250.0, 0.5, 0.5)
+    assert free_floor.floor_per_partition == 0
+    assert free_floor.ratio is None
+    row = dict(zip(compare.SELECTION_HEADER, compare.selection_rows([noisy])[0], strict=True))
+    assert row["per partition s"] == "< 0 (noise)"
+    assert row["ratio to floor"] == "—"
+
+
 def test_the_table_has_a_row_per_platform_and_every_column() -> None:
     selections = _selections()
     rows = compare.selection_rows(selections)
