@@ -7,6 +7,9 @@ same landing zone), timed; `shared/`'s own backfill (the bare step functions) ru
 same way as the baseline. Then every warehouse is checksummed per
 table and compared with the baseline's. Prints a side-by-side table and writes
 reports/compare.md and reports/compare.html (with a bar chart of the wall times).
+`main` then adds the selection table (`measure_selection`): each tool's start-up apart
+from its cost per partition, beside its own no-op pipeline, with its peak memory, its
+orchestration code and what it gives (`--selection-repeat 0` leaves it out).
 
     python tools/compare.py --start 2013-01-01 --end 2013-01-07 [--backend postgres]
 
