@@ -704,10 +704,14 @@ def main(argv: list[str] | None = None) -> int:
     console.print(WHAT_IS_TIMED)
     selections = None
     if args.selection_repeat > 0 and all(r.ok for r in results):
-        selections = measure_selection(
-            results, args.start, args.end, args.workdir, console, repeat=args.selection_repeat
-        )
-        print_selection(selections, console)
+        try:
+            selections = measure_selection(
+                results, args.start, args.end, args.workdir, console, repeat=args.selection_repeat
+            )
+        except bench.BenchError as exc:  # a timed run failed: say which, report the rest
+            console.print(f"[red]selection table left out: {exc}[/red]")
+        else:
+            print_selection(selections, console)
     write_reports(results, args.start, args.end, args.backend, args.out, selections)
     console.print(f"reports: {args.out / 'compare.md'}, {args.out / 'compare.html'}")
     failed = [r.name for r in results if not r.ok]

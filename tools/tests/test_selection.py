@@ -114,3 +114,29 @@ def test_a_missing_reader_file_is_named(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setitem(compare.READER_FILES, "k8s", ("src/k8s_platform/nope.py",))
     with pytest.raises(FileNotFoundError, match=r"nope\.py"):
         compare.reader_files("k8s")
+
+
+def test_a_failed_timed_run_leaves_the_table_out_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make demo` with the comparison replaced (no platform runs) and a selection run
+    that fails: the side-by-side report is still written, without the selection table,
+    and the failing run is named."""
+
+    def fake_compare(start, end, workdir, backend, names, console):  # type: ignore[no-untyped-def]
+        results = [compare.Result(name, f"duckdb:///{name}.duckdb", ok=True) for name in names]
+        for result in results:
+            result.sums = {t: (1, "0" * 12) for t in compare.COMPARED_TABLES}
+            result.same = dict.fromkeys(compare.COMPARED_TABLES, True)
+        return results
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise compare.bench.BenchError("Airflow x1: exit 2")
+
+    monkeypatch.setattr(compare, "compare", fake_compare)
+    monkeypatch.setattr(compare, "measure_selection", failing)
+    out = tmp_path / "reports"
+    assert compare.main(["--workdir", str(tmp_path / "work"), "--out", str(out)]) == 0
+    assert "selection table left out: Airflow x1: exit 2" in capsys.readouterr().out
+    assert "| platform | ok |" in (out / "compare.md").read_text()
+    assert "Selection table" not in (out / "compare.md").read_text()
