@@ -10,6 +10,9 @@ writes the month's carrier report through its own `make report MONTH=…` (timed
 Then every warehouse is checksummed per table (`carrier_monthly` too) and compared with
 the baseline's. Prints a side-by-side table and writes
 reports/compare.md and reports/compare.html (with a bar chart of the wall times).
+`main` then adds the selection table (`measure_selection`): each tool's start-up apart
+from its cost per partition, beside its own no-op pipeline, with its peak memory, its
+orchestration code and what it gives (`--selection-repeat 0` leaves it out).
 
     python tools/compare.py --start 2013-01-01 --end 2013-01-07 [--report-month 2013-01]
                             [--backend postgres]
@@ -21,9 +24,11 @@ fails or any two platforms disagree on any table.
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime as dt
 import html
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -35,6 +40,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from etl_shared import bench
 from etl_shared.compare import COMPARED_TABLES, checksums, first_differences
 from etl_shared.config import Settings
 from etl_shared.landing import seed
@@ -277,7 +283,14 @@ WHAT_IS_TIMED = (
 )
 
 
-def write_reports(results: list[Result], start: str, end: str, backend: str, out: Path) -> None:
+def write_reports(
+    results: list[Result],
+    start: str,
+    end: str,
+    backend: str,
+    out: Path,
+    selections: list[Selection] | None = None,
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows = table_rows(results)
     title = f"Side by side: {start} .. {end} on {backend}"
@@ -292,6 +305,8 @@ def write_reports(results: list[Result], start: str, end: str, backend: str, out
         "|" + "---|" * len(HEADER),
     ]
     md += ["| " + " | ".join(row) + " |" for row in rows]
+    if selections:
+        md += ["", *selection_markdown(selections)]
     (out / "compare.md").write_text("\n".join(md) + "\n")
     width, bar_h, gap, left = 640, 22, 10, 190
     longest = max(r.wall for r in results) or 1.0
@@ -319,7 +334,412 @@ def write_reports(results: list[Result], start: str, end: str, backend: str, out
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p>{html.escape(WHAT_IS_TIMED)}</p><table><tr>{cells}</tr>{body}</table>"
-        f"<h2>Wall time</h2>{svg}</body></html>\n"
+        f"<h2>Wall time</h2>{svg}{selection_html(selections) if selections else ''}"
+        "</body></html>\n"
+    )
+
+
+# ------------------------------------------------------------------ the selection table
+# What a reader weighs when choosing a tool: its start-up apart from its cost per
+# partition (and that cost beside the tool's own no-op pipeline), its peak memory, how much
+# orchestration code it takes, how many files a reader opens to follow one partition, and
+# what the tool gives in return. The figures are measured through the one bench harness
+# (etl_shared.bench: a fresh process per measurement, each process's own peak memory).
+
+# The platform's own code: Python under these folders (tests and bench never counted).
+SOURCE_DIRS = {
+    "airflow": ("dags", "include", "plugins", "providers"),
+    "dagster": ("src",),
+    "prefect": ("src", "deploy"),
+    "k8s": ("src",),
+}
+# The files a reader opens to follow one partition from the tool's trigger to the step
+# functions of etl-shared (which every platform shares, so not counted): checked to exist.
+READER_FILES = {
+    "airflow": (
+        "dags/flights_daily.py",
+        "include/etl_airflow/runs.py",
+        "include/etl_airflow/policy.py",
+        "include/etl_airflow/engine.py",
+        "include/etl_airflow/assets.py",
+        "providers/etl-warehouse/src/airflow_provider_etl_warehouse/hooks/warehouse.py",
+    ),
+    "dagster": (
+        "src/dagster_platform/definitions.py",
+        "src/dagster_platform/defs/partitions.py",
+        "src/dagster_platform/defs/assets.py",
+        "src/dagster_platform/defs/resources.py",
+        "src/dagster_platform/defs/io_managers.py",
+        "src/dagster_platform/defs/checks.py",
+        "src/dagster_platform/defs/hooks.py",
+        "src/dagster_platform/retries.py",
+    ),
+    "prefect": (
+        "src/prefect_platform/flows/flights_daily.py",
+        "src/prefect_platform/tasks.py",
+        "src/prefect_platform/hooks.py",
+        "src/prefect_platform/params.py",
+        "src/prefect_platform/cache.py",
+    ),
+    "k8s": (
+        "examples/flights-daily.yaml",
+        "src/k8s_platform/builders.py",
+        "src/k8s_platform/jobcmd.py",
+    ),
+}
+GIVES_HEADER = ["UI", "lineage", "retries per step", "event triggers"]
+GIVES = {
+    "shared": ("none (CLI)", "none", "no: the whole partition", "none"),
+    "airflow": (
+        "yes: grid, graph, logs",
+        "assets between DAGs",
+        "yes: per task",
+        "asset-scheduled DAGs",
+    ),
+    "dagster": (
+        "yes: asset graph, runs",
+        "asset graph, per partition",
+        "yes: RetryPolicy per asset",
+        "sensors (a new landing file)",
+    ),
+    "prefect": (
+        "yes: flow runs, deployments",
+        "none (flow run graph)",
+        "yes: per task, with a condition",
+        "automations (not wired here)",
+    ),
+    "k8s": (
+        "none (kubectl, metrics, Grafana)",
+        "none",
+        "no: the whole partition in its pod",
+        "CronJob only",
+    ),
+}
+# The tool's no-op pipeline of the same shape in its bench/ folder (`bench.py --child
+# KIND N` runs N partitions of it in a fresh process), and what that child needs.
+NOOP_KIND = {"airflow": "noop", "dagster": "noop", "prefect": "noop_backfill", "k8s": "noop"}
+SELECTION_HEADER = [
+    "platform",
+    "start-up s",
+    "per partition s",
+    "no-op per partition s",
+    "ratio to floor",
+    "peak MiB",
+    "orchestration lines",
+    "files to follow a partition",
+    *GIVES_HEADER,
+]
+SELECTION_NOTE = (
+    "Start-up and per-partition cost come from timed runs of `make backfill` for 1 day "
+    "and for the whole range (each in a fresh process, through etl_shared.bench, the "
+    "fastest of the rounds kept): per "
+    "partition = (t_n - t_1) / (n - 1), start-up = t_1 - per partition (make, uv, the "
+    "tool's imports and its server or database, seeding check and summary). The floor is "
+    "the tool's no-op pipeline of the same shape (bench/ of each platform) timed the same "
+    "way; the ratio is per partition against per partition. Peak MiB is the largest "
+    "process of the run. Orchestration lines: the platform's own Python (not etl-shared), "
+    "without blank lines, comments and docstrings; files: those a reader opens to follow "
+    "one partition from the tool to etl-shared's steps."
+)
+
+
+@dataclass
+class Selection:
+    """One platform's row of the selection table (seconds, MiB)."""
+
+    name: str
+    partitions: int
+    t1: float
+    tn: float
+    peak_mib: float
+    floor_t1: float | None = None
+    floor_tn: float | None = None
+    floor_peak_mib: float | None = None
+    code_lines: int = 0
+    code_files: int = 0
+    reader_files: int = 0
+    load: float | None = None  # the machine's 1-minute load average after measuring it
+
+    @property
+    def per_partition(self) -> float:
+        return fit(self.t1, self.tn, self.partitions)[1]
+
+    @property
+    def startup(self) -> float:
+        return fit(self.t1, self.tn, self.partitions)[0]
+
+    @property
+    def floor_per_partition(self) -> float | None:
+        if self.floor_t1 is None or self.floor_tn is None:
+            return None
+        return fit(self.floor_t1, self.floor_tn, self.partitions)[1]
+
+    @property
+    def ratio(self) -> float | None:
+        """Cost per partition over the no-op's; None when either is too small to divide
+        (below MEASURABLE_S: within the noise of two timed runs)."""
+        floor = self.floor_per_partition
+        if floor is None or floor < MEASURABLE_S or self.per_partition < MEASURABLE_S:
+            return None
+        return self.per_partition / floor
+
+
+# A cost per partition below this is within the noise of two timed runs: no ratio of it.
+MEASURABLE_S = 0.01
+
+
+def fit(t1: float, tn: float, n: int) -> tuple[float, float]:
+    """(start-up, cost per partition) from a 1-partition and an n-partition run."""
+    if n < 2:
+        return t1, 0.0
+    per = (tn - t1) / (n - 1)
+    return t1 - per, per
+
+
+def code_lines(path: Path) -> int:
+    """Lines of code in one Python file: not blank, not only a comment, not a docstring."""
+    text = path.read_text()
+    docstrings: set[int] = set()
+    for node in ast.walk(ast.parse(text)):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and body
+        ):
+            first = body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                docstrings.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+    return sum(
+        1
+        for number, line in enumerate(text.splitlines(), 1)
+        if number not in docstrings and line.strip() and not line.lstrip().startswith("#")
+    )
+
+
+def orchestration_code(name: str, root: Path = ROOT) -> tuple[int, int]:
+    """(lines, files) of the platform's own Python under SOURCE_DIRS, tests excluded."""
+    base = root / f"{name}-platform"
+    files = [
+        path
+        for folder in SOURCE_DIRS[name]
+        for path in sorted((base / folder).rglob("*.py"))
+        if not {"tests", "__pycache__"} & set(path.relative_to(base).parts)
+    ]
+    return sum(code_lines(p) for p in files), len(files)
+
+
+def reader_files(name: str, root: Path = ROOT) -> list[Path]:
+    """The declared files to follow one partition; a missing one is an error naming it."""
+    base = root / f"{name}-platform"
+    paths = [base / rel for rel in READER_FILES[name]]
+    missing = [str(p.relative_to(root)) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{name}: READER_FILES names missing files: {missing}")
+    return paths
+
+
+def measure_selection(
+    results: list[Result],
+    start: str,
+    end: str,
+    workdir: Path,
+    console: Console,
+    *,
+    repeat: int = 2,
+) -> list[Selection]:
+    """Time `make backfill` for 1 day and for start..end, and each tool's no-op pipeline
+    the same way, through etl_shared.bench (after compare(): everything is set up and
+    every tool has run once, so no first-run cost lands in these figures)."""
+    n = len(date_range(start, end))
+    landing = workdir / "landing"
+    base = workdir / "selection"
+    shutil.rmtree(base, ignore_errors=True)
+    selections = []
+    for result in results:
+        if not result.ok:
+            continue
+        name, label = result.name, LABELS[result.name]
+
+        def backfill(days: int, name: str = name, label: str = label) -> bench.Case:
+            last = date_range(start, end)[days - 1]
+            data = base / name / f"x{days}"
+            env = child_env(
+                ETL_DATA_DIR=str(data),
+                LANDING_DIR=str(landing),
+                WAREHOUSE_URL=f"duckdb://{data / 'warehouse.duckdb'}",
+            )
+            argv = ["make", "--no-print-directory", "-C", str(project_dir(name)), "backfill"]
+            return bench.Case(f"{label} x{days}", [*argv, f"START={start}", f"END={last}"], env)
+
+        cases = [backfill(1), backfill(n)]
+        if name in NOOP_KIND:
+            cases += [noop_case(name, 1), noop_case(name, n)]
+        measured = bench.measure(cases, repeat=repeat, warmup=0, console=console)
+        one, many = measured[0], measured[1]
+        row = Selection(name, n, one.wall_min, many.wall_min, max(one.peak_mib, many.peak_mib))
+        if name in NOOP_KIND:
+            row.floor_t1, row.floor_tn = measured[2].wall_min, measured[3].wall_min
+            row.floor_peak_mib = max(measured[2].peak_mib, measured[3].peak_mib)
+        row.load = os.getloadavg()[0]
+        if name != BASELINE:
+            row.code_lines, row.code_files = orchestration_code(name)
+            row.reader_files = len(reader_files(name))
+        console.print(
+            f"{label}: start-up {row.startup:.2f} s, {row.per_partition:.3f} s per partition"
+            + (f" (no-op {row.floor_per_partition:.3f} s)" if row.floor_per_partition else "")
+        )
+        selections.append(row)
+    return selections
+
+
+def noop_case(name: str, days: int) -> bench.Case:
+    """The tool's no-op pipeline for `days` partitions in a fresh process (its bench child)."""
+    project = project_dir(name)
+    python = project / ".venv" / "bin" / "python"
+    script = project / "bench" / "bench.py"
+    env = child_env(ETL_LOCAL_MODE="1")
+    if name == "airflow":  # the bench's own Airflow home: the no-op DAG, a migrated DB
+        subprocess.run([python, script, "--prepare"], env=env, check=True, capture_output=True)
+        home = project / "airflow_home" / "bench"
+        env.update(
+            AIRFLOW_HOME=str(home),
+            AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__LOGGING__LOGGING_LEVEL="ERROR",
+        )
+    elif name == "dagster":  # the instance `make backfill` uses
+        env.update(DAGSTER_HOME=str(project / "dagster_home"), DAGSTER_DEPLOYMENT="local")
+    elif name == "prefect":  # the Prefect home `make backfill` migrated
+        env.update(
+            PREFECT_HOME=str(project / "prefect_home"),
+            PREFECT_API_DATABASE_MIGRATE_ON_START="false",
+            PREFECT_LOGGING_LEVEL="WARNING",
+        )
+    argv = [python, script, "--child", NOOP_KIND[name], str(days)]
+    return bench.Case(f"{LABELS[name]} no-op x{days}", argv, env, cwd=project)
+
+
+def print_selection(selections: list[Selection], console: Console) -> None:
+    table = Table(title="Selection table")
+    for col in SELECTION_HEADER:
+        table.add_column(col, justify="right")
+    for row in selection_rows(selections):
+        table.add_row(*row)
+    console.print(table)
+    console.print(SELECTION_NOTE + " " + machine_note(selections))
+
+
+def _s(x: float | None, digits: int = 2) -> str:
+    if x is None:
+        return "—"
+    return f"{x:.{digits}f}" if x >= 0 else "< 0 (noise)"
+
+
+def selection_rows(selections: list[Selection]) -> list[list[str]]:
+    rows = []
+    for s in selections:
+        ratio = s.ratio
+        rows.append(
+            [
+                LABELS[s.name],
+                _s(s.startup),
+                _s(s.per_partition, 3),
+                _s(s.floor_per_partition, 3),
+                "—" if ratio is None else f"{ratio:.2f}x",
+                f"{s.peak_mib:,.0f}",
+                "—" if s.name == BASELINE else f"{s.code_lines:,} in {s.code_files} files",
+                "—" if s.name == BASELINE else str(s.reader_files),
+                *GIVES[s.name],
+            ]
+        )
+    return rows
+
+
+def machine_note(selections: list[Selection]) -> str:
+    """The machine the figures were measured on (a busy machine inflates start-up most)."""
+    loads = [f"{LABELS[s.name]} {s.load:.1f}" for s in selections if s.load is not None]
+    note = f"Measured on {os.cpu_count()} cores"
+    return note + (f"; 1-minute load average after each: {', '.join(loads)}." if loads else ".")
+
+
+def selection_markdown(selections: list[Selection]) -> list[str]:
+    rows = selection_rows(selections)
+    return [
+        "## Selection table",
+        "",
+        SELECTION_NOTE + " " + machine_note(selections),
+        "",
+        "| " + " | ".join(SELECTION_HEADER) + " |",
+        "|" + "---|" * len(SELECTION_HEADER),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def selection_svg(selections: list[Selection]) -> str:
+    """Two bar panels, start-up and cost per partition, each platform's pipeline beside
+    its no-op floor (inline SVG, nothing fetched)."""
+    label_w, panel_w, bar_h, gap, top = 190, 300, 12, 12, 24
+    row_h = 2 * bar_h + gap
+    height = top + len(selections) * row_h + 10
+    panels = [
+        ("start-up s", lambda s: s.startup, lambda s: None),
+        ("per partition s", lambda s: s.per_partition, lambda s: s.floor_per_partition),
+    ]
+    parts = []
+    for i, s in enumerate(selections):
+        y = top + i * row_h
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + bar_h + 4}" text-anchor="end">'
+            f"{html.escape(LABELS[s.name])}</text>"
+        )
+    for p, (title, value, floor) in enumerate(panels):
+        x0 = label_w + p * (panel_w + 40)
+        longest = max(
+            [max(value(s), 0.0) for s in selections]
+            + [floor(s) or 0.0 for s in selections]
+            + [1e-9]
+        )
+        parts.append(f'<text x="{x0}" y="14" font-weight="bold">{html.escape(title)}</text>')
+        for i, s in enumerate(selections):
+            y = top + i * row_h
+            for j, (v, colour) in enumerate(((value(s), "#4c78a8"), (floor(s), "#bab0ac"))):
+                if v is None:
+                    continue
+                w = max(1.0, (panel_w - 60) * max(v, 0.0) / longest)
+                yy = y + j * bar_h
+                parts.append(
+                    f'<rect x="{x0}" y="{yy}" width="{w:.1f}" height="{bar_h - 1}" fill="{colour}"/>'
+                    f'<text x="{x0 + w + 4:.1f}" y="{yy + bar_h - 2}" font-size="11">{v:.2f}</text>'
+                )
+    legend_y = height - 2
+    parts.append(
+        f'<rect x="{label_w}" y="{legend_y - 9}" width="10" height="9" fill="#4c78a8"/>'
+        f'<text x="{label_w + 14}" y="{legend_y}" font-size="11">pipeline</text>'
+        f'<rect x="{label_w + 80}" y="{legend_y - 9}" width="10" height="9" fill="#bab0ac"/>'
+        f'<text x="{label_w + 94}" y="{legend_y}" font-size="11">the tool\'s no-op</text>'
+    )
+    width = label_w + 2 * panel_w + 60
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 6}" '
+        f'font-family="sans-serif" font-size="13">' + "".join(parts) + "</svg>"
+    )
+
+
+def selection_html(selections: list[Selection]) -> str:
+    cells = "".join(f"<th>{html.escape(h)}</th>" for h in SELECTION_HEADER)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+        for row in selection_rows(selections)
+    )
+    return (
+        f"<h2>Selection table</h2><p>{html.escape(SELECTION_NOTE)} "
+        f"{html.escape(machine_note(selections))}</p>"
+        f"<table><tr>{cells}</tr>{body}</table>"
+        f"<h3>Start-up and cost per partition</h3>{selection_svg(selections)}"
     )
 
 
@@ -334,6 +754,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--platforms", default=",".join(PLATFORMS))
     parser.add_argument("--workdir", type=Path, default=ROOT / "data" / "compare")
     parser.add_argument("--out", type=Path, default=ROOT / "reports")
+    parser.add_argument(
+        "--selection-repeat",
+        type=int,
+        default=2,
+        help="rounds of the selection table's timed runs, the least disturbed kept "
+        "(0: no selection table)",
+    )
     args = parser.parse_args(argv)
     date_range(args.start, args.end)  # refuses a bad range before anything runs
     if args.report_month:
@@ -354,7 +781,17 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row(*row)
     console.print(table)
     console.print(WHAT_IS_TIMED)
-    write_reports(results, args.start, args.end, args.backend, args.out)
+    selections = None
+    if args.selection_repeat > 0 and all(r.ok for r in results):
+        try:
+            selections = measure_selection(
+                results, args.start, args.end, args.workdir, console, repeat=args.selection_repeat
+            )
+        except bench.BenchError as exc:  # a timed run failed: say which, report the rest
+            console.print(f"[red]selection table left out: {exc}[/red]")
+        else:
+            print_selection(selections, console)
+    write_reports(results, args.start, args.end, args.backend, args.out, selections)
     console.print(f"reports: {args.out / 'compare.md'}, {args.out / 'compare.html'}")
     failed = [r.name for r in results if not r.ok]
     for name in failed:

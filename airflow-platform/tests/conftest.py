@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
@@ -60,3 +61,30 @@ _METADATA_DB = _fresh_metadata_db()
 def airflow_db() -> Path:
     """The session's metadata DB (SQLite under airflow_home/tests)."""
     return _METADATA_DB
+
+
+# dag.test()'s loop sleeps a whole second whenever no task is ready to run: after a failed
+# task it marks the tasks below it upstream_failed one level per pass (five passes for
+# flights_daily), and it waits the same way for a retry's time to come. Every failed or
+# retried run in this suite paid those seconds. The tests poll that loop every tenth of a
+# second instead: the passes, their order, the states and the retry times are Airflow's
+# own, unchanged (the retry delays are Airflow's, at least a second each).
+DAG_TEST_POLL_SECONDS = 0.1
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dag_test_polls_quickly() -> Iterator[None]:
+    import time
+
+    from airflow.sdk import DAG
+
+    loop = DAG.test.__code__
+    sleep = time.sleep
+
+    def poll(seconds: float) -> None:
+        caller = sys._getframe(1).f_code
+        sleep(min(seconds, DAG_TEST_POLL_SECONDS) if caller is loop else seconds)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(time, "sleep", poll)
+        yield

@@ -43,11 +43,14 @@ def _tracked(repo: Path) -> list[str]:
 @pytest.mark.parametrize("platform", template.PLATFORMS)
 def test_exported_template_sets_up_and_passes_its_tests(platform: str, tmp_path: Path) -> None:
     """The copy stands alone: it is a repository of its own, it sets itself up from its
-    lockfiles, every test module of both projects imports, and one contract test runs
-    through the platform's orchestrator in the copy. The full suites are not run again:
-    every copied file is byte-identical to the file whose suite `make test-all` already
-    ran (asserted below), so repeating them proves nothing new; for the same reason the
-    Go-built tools are taken from this repository's tools folder, not relinked per copy."""
+    lockfiles, and its own `make test` collects every test module of both projects (an
+    import error fails the collection) and runs one contract test in each: the bare steps
+    in shared/ and the platform's orchestrator in the platform. The full suites are not
+    run again: every copied file is byte-identical to the file whose suite `make test-all`
+    already ran (asserted below), so repeating them proves nothing new; for the same
+    reason the Go-built tools are taken from this repository's tools folder, not relinked
+    per copy. One `make test` does both the collection and the runs, so each project's
+    test session starts once."""
     dest = template.export(platform, tmp_path / f"my-{platform}-pipeline")
     log = subprocess.run(
         ["git", "log", "--oneline"], cwd=dest, capture_output=True, text=True, check=True
@@ -100,18 +103,14 @@ def test_exported_template_sets_up_and_passes_its_tests(platform: str, tmp_path:
 
     result = make("setup")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    # every test module of both projects imports in the copy's own environments
-    collect = make("test", PYTEST_ADDOPTS="--collect-only -q")
-    assert collect.returncode == 0, collect.stdout[-4000:] + collect.stderr[-2000:]
-    collected = [int(n) for n in re.findall(r"^(\d+) tests? collected", collect.stdout, re.M)]
-    assert len(collected) == 2, collect.stdout[-2000:]
-    assert all(n > 0 for n in collected), collect.stdout[-2000:]
-    # and one contract test really runs through the platform's runtime in the copy
-    one = make(
-        "-C",
-        f"{platform}-platform",
-        "test",
-        PYTEST_ADDOPTS="-k 'test_golden_carrier_daily and duckdb'",
-    )
+    # both projects' sessions collect every test module in the copy's own environments,
+    # then run the one selected contract test (DuckDB) through their own runner
+    one = make("test", PYTEST_ADDOPTS="-k 'test_golden_carrier_daily and duckdb'")
     assert one.returncode == 0, one.stdout[-4000:] + one.stderr[-2000:]
-    assert re.search(r"^=+ 1 passed", one.stdout, re.M), one.stdout[-2000:]
+    collected = re.findall(
+        r"^collected (\d+) items / (\d+) deselected / 1 selected", one.stdout, re.M
+    )
+    assert len(collected) == 2, one.stdout[-2000:]
+    assert all(int(n) > 1 for n, _ in collected), one.stdout[-2000:]
+    passed = re.findall(r"^=+ 1 passed, (\d+) deselected", one.stdout, re.M)
+    assert len(passed) == 2, one.stdout[-2000:]
