@@ -369,7 +369,8 @@ READER_FILES = {
         "src/dagster_platform/defs/partitions.py",
         "src/dagster_platform/defs/assets.py",
         "src/dagster_platform/defs/resources.py",
-        "src/dagster_platform/defs/io_managers.py",
+        "src/dagster_platform/resources.py",
+        "src/dagster_platform/io_managers.py",
         "src/dagster_platform/defs/checks.py",
         "src/dagster_platform/defs/hooks.py",
         "src/dagster_platform/retries.py",
@@ -380,6 +381,7 @@ READER_FILES = {
         "src/prefect_platform/hooks.py",
         "src/prefect_platform/params.py",
         "src/prefect_platform/cache.py",
+        "src/prefect_platform/events.py",
     ),
     "k8s": (
         "examples/flights-daily.yaml",

@@ -123,7 +123,7 @@ def test_a_failed_timed_run_leaves_the_table_out_and_says_why(
     that fails: the side-by-side report is still written, without the selection table,
     and the failing run is named."""
 
-    def fake_compare(start, end, workdir, backend, names, console):  # type: ignore[no-untyped-def]
+    def fake_compare(start, end, workdir, backend, names, console, report_month=None):  # type: ignore[no-untyped-def]
         results = [compare.Result(name, f"duckdb:///{name}.duckdb", ok=True) for name in names]
         for result in results:
             result.sums = {t: (1, "0" * 12) for t in compare.COMPARED_TABLES}
