@@ -396,25 +396,25 @@ GIVES = {
         "yes: grid, graph, logs",
         "assets between DAGs",
         "yes: per task",
-        "asset-scheduled DAGs",
+        "partitioned asset schedules (the month waits for its days)",
     ),
     "dagster": (
         "yes: asset graph, runs",
         "asset graph, per partition",
         "yes: RetryPolicy per asset",
-        "sensors (a new landing file)",
+        "sensors (a new landing file), automation conditions (the month)",
     ),
     "prefect": (
         "yes: flow runs, deployments",
         "none (flow run graph)",
         "yes: per task, with a condition",
-        "automations (not wired here)",
+        "deployment triggers on events (the month complete)",
     ),
     "k8s": (
         "none (kubectl, metrics, Grafana)",
         "none",
         "no: the whole partition in its pod",
-        "CronJob only",
+        "CronJobs only (the report's pod checks the month)",
     ),
 }
 # The tool's no-op pipeline of the same shape in its bench/ folder (`bench.py --child
