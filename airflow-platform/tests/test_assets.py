@@ -10,7 +10,6 @@ would through the REST API); the last day is a real DAG run of flights_daily.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,9 @@ from typing import Any
 import pytest
 from etl_airflow.assets import CARRIER_DAILY, FLIGHTS, PUBLISHED
 
-from etl_shared.partitions import month_bounds, month_days
+from etl_shared.partitions import month_bounds
 from etl_shared.runner import run_partitions
-from etl_shared.testing.landing import GOLDEN_MONTH, flights_file
+from etl_shared.testing.landing import GOLDEN_MONTH, land_month
 from etl_shared.warehouse import open_warehouse
 
 REPORT_TASK = "carrier_report"
@@ -70,12 +69,7 @@ def _register_dags() -> None:
 
 
 def _land_month(landing_zone: Path, golden_month_landing: Path) -> list[str]:
-    days = month_days(GOLDEN_MONTH)
-    for day in days:
-        target = flights_file(landing_zone, day)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(flights_file(golden_month_landing, day), target)
-    return days
+    return land_month(landing_zone, golden_month_landing)
 
 
 def _publish_elsewhere(days: list[str]) -> None:

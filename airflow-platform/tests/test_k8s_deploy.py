@@ -189,9 +189,15 @@ def _cluster_objects(api: Any, values: dict[str, Any], warehouse_url: str) -> st
     return namespace
 
 
+IMAGE_DAGS = "/opt/airflow/dags"  # where the Dockerfile copies dags/
+
+
 def _pod_template(values: dict[str, Any], api_url: str, home: Path) -> dict[str, Any]:
-    """The values' pod template, with the two stand-ins for what a cluster and the image
-    give: the API server's loopback URL, and the image's AIRFLOW_HOME and DAGs folder."""
+    """The values' pod template, with the stand-ins for what a cluster and the image give:
+    the API server's loopback URL, the image's AIRFLOW_HOME, and the image's DAGs folder as
+    a hostPath volume of this checkout's dags/ at the image's path. (The test node rewrites
+    paths under a mount, so the checkout's own path would be shadowed by the pod's /tmp
+    emptyDir when the checkout lives under /tmp.)"""
     template = yaml.safe_load(values["podTemplate"])
     (container,) = template["spec"]["containers"]
     env = {e["name"]: e for e in container["env"]}
@@ -199,8 +205,14 @@ def _pod_template(values: dict[str, Any], api_url: str, home: Path) -> dict[str,
     env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]["value"] = f"{api_url}/execution/"
     container["env"] += [
         {"name": "AIRFLOW_HOME", "value": str(home)},
-        {"name": "AIRFLOW__CORE__DAGS_FOLDER", "value": str(ROOT / "dags")},
+        {"name": "AIRFLOW__CORE__DAGS_FOLDER", "value": IMAGE_DAGS},
     ]
+    container.setdefault("volumeMounts", []).append(
+        {"name": "image-dags", "mountPath": IMAGE_DAGS, "readOnly": True}
+    )
+    template["spec"].setdefault("volumes", []).append(
+        {"name": "image-dags", "hostPath": {"path": str(ROOT / "dags"), "type": "Directory"}}
+    )
     return template
 
 

@@ -3,7 +3,6 @@ report's automation condition requests a month once every day of it is loaded.""
 
 import datetime as dt
 import os
-import shutil
 import zoneinfo
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from dagster_platform.runs import run_partitions, run_report
 from etl_shared.landing import flights_file
 from etl_shared.partitions import month_bounds, month_days
 from etl_shared.runner import run_partitions as bare_run
-from etl_shared.testing.landing import GOLDEN_DAYS, GOLDEN_MONTH
+from etl_shared.testing.landing import GOLDEN_DAYS, GOLDEN_MONTH, land_month
 from etl_shared.warehouse import open_warehouse
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
@@ -93,12 +92,7 @@ def test_daily_schedule_runs_the_previous_day(defs: dg.Definitions) -> None:
 # --- the monthly carrier report: declarative automation ---------------------------------------
 def _prepare_month(landing_zone: Path, golden_month_landing: Path) -> list[str]:
     """GOLDEN_MONTH's landing files in the test's landing zone; return its days."""
-    days = month_days(GOLDEN_MONTH)
-    for day in days:
-        target = flights_file(landing_zone, day)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(flights_file(golden_month_landing, day), target)
-    return days
+    return land_month(landing_zone, golden_month_landing)
 
 
 def _published_elsewhere(instance: dg.DagsterInstance, days: list[str]) -> None:

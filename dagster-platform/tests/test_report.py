@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from etl_shared.landing import flights_file
-from etl_shared.partitions import month_bounds, month_days
+from etl_shared.partitions import month_bounds
 from etl_shared.runner import run_partitions
+from etl_shared.testing.contract import load_month_but
 from etl_shared.testing.landing import GOLDEN_MONTH
 from etl_shared.warehouse import open_warehouse
 
@@ -47,13 +47,7 @@ def test_report_command_writes_a_complete_month_and_refuses_an_incomplete_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("WAREHOUSE_URL", duckdb_warehouse)
-    days = month_days(GOLDEN_MONTH)
-    for day in days:
-        target = flights_file(landing_zone, day)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(flights_file(golden_month_landing, day), target)
-    loaded = run_partitions(days[:-1], platform="bare", batch_size=31)
-    assert all(r.ok for r in loaded), [r.error for r in loaded if not r.ok]
+    days = load_month_but(landing_zone, golden_month_landing, skip=1)
 
     incomplete = _report(GOLDEN_MONTH, tmp_path)
     assert incomplete.returncode == 1, incomplete

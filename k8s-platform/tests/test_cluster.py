@@ -160,17 +160,17 @@ def cluster(kube_control_plane, kube_test_node) -> Cluster:  # type: ignore[no-u
     return Cluster(kube_control_plane, kube_test_node, kube_control_plane.api_client())
 
 
-@pytest.fixture(scope="module")
-def release(cluster: Cluster) -> dict[str, Any]:
-    """`helm install` of the chart into the API server; returns its ServiceAccount name."""
+def install_chart(cluster: Cluster, release: str, namespace: str) -> Any:
+    """`helm install` of the chart as `release` into `namespace` of the API server; waits
+    for the CRD to be established; returns the operator Deployment's pod spec."""
     out = subprocess.run(
         [
             tool("HELM", "helm"),
             "install",
-            RELEASE,
+            release,
             str(CHART),
             "--namespace",
-            RELEASE_NS,
+            namespace,
             "--create-namespace",
             "--kubeconfig",
             str(cluster.plane.kubeconfig),
@@ -191,10 +191,16 @@ def release(cluster: Cluster) -> dict[str, Any]:
     )
     deployment = next(
         d
-        for d in cluster.apps.list_namespaced_deployment(RELEASE_NS).items
+        for d in cluster.apps.list_namespaced_deployment(namespace).items
         if d.metadata.labels.get("app.kubernetes.io/component") == "operator"
     )
-    pod_spec = deployment.spec.template.spec
+    return deployment.spec.template.spec
+
+
+@pytest.fixture(scope="module")
+def release(cluster: Cluster) -> dict[str, Any]:
+    """`helm install` of the chart into the API server; returns its ServiceAccount name."""
+    pod_spec = install_chart(cluster, RELEASE, RELEASE_NS)
     return {
         "service_account": pod_spec.service_account_name,
         "args": list(pod_spec.containers[0].args),

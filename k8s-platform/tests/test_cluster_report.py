@@ -22,8 +22,6 @@ there with the bare steps, all but its last day first.
 from __future__ import annotations
 
 import base64
-import math
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,11 +34,19 @@ from etl_shared.config import Settings
 from etl_shared.partitions import month_bounds, month_days
 from etl_shared.report import REPORT_TABLE
 from etl_shared.runner import run_partitions
+from etl_shared.testing.contract import assert_golden_month
 from etl_shared.testing.landing import GOLDEN_MONTH
 from etl_shared.warehouse import open_warehouse
 
-from .conftest import CHART, tool
-from .test_cluster import NS, Cluster, _job_from_cronjob, condition, example_spec, wait_for
+from .test_cluster import (
+    NS,
+    Cluster,
+    _job_from_cronjob,
+    condition,
+    example_spec,
+    install_chart,
+    wait_for,
+)
 
 RELEASE, RELEASE_NS = "etl-report", "etl-report-system"
 SECRET = "etl-report-warehouse"
@@ -106,38 +112,7 @@ def operator(cluster: Cluster, tmp_path_factory, monkeypatch_module) -> Iterator
 
     from etl_shared.testing.kube import _free_port
 
-    out = subprocess.run(
-        [
-            tool("HELM", "helm"),
-            "install",
-            RELEASE,
-            str(CHART),
-            "--namespace",
-            RELEASE_NS,
-            "--create-namespace",
-            "--kubeconfig",
-            str(cluster.plane.kubeconfig),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    crd = f"{builders.PLURAL}.{builders.GROUP}"
-    wait_for(
-        lambda: any(
-            c.type == "Established" and c.status == "True"
-            for c in (cluster.ext.read_custom_resource_definition(crd).status.conditions or [])
-        ),
-        30,
-        "the CRD to be established",
-    )
-    deployment = next(
-        d
-        for d in cluster.apps.list_namespaced_deployment(RELEASE_NS).items
-        if d.metadata.labels.get("app.kubernetes.io/component") == "operator"
-    )
-    pod_spec = deployment.spec.template.spec
+    pod_spec = install_chart(cluster, RELEASE, RELEASE_NS)
     account = pod_spec.service_account_name
     kubeconfig = cluster.plane.token_kubeconfig(
         tmp_path_factory.mktemp("report-operator") / "kubeconfig", RELEASE_NS, account
@@ -264,24 +239,7 @@ def test_report_runs_when_the_month_is_complete(
     assert condition(done, "Complete"), (done["status"], logs)
     assert done["status"]["succeeded"] == 1
     assert not done["status"].get("failed"), logs
-    rows = _month_rows(warehouse)
-    cols = list(golden_carrier_monthly[0])
-    assert len(rows) == len(golden_carrier_monthly), rows
-    for expected, row in zip(golden_carrier_monthly, rows, strict=True):
-        actual = dict(zip(cols, row, strict=True))
-        actual["month"] = str(actual["month"])[:10]
-        diffs = {c: (expected[c], actual[c]) for c in cols if not _same(expected[c], actual[c])}
-        assert not diffs, f"{GOLDEN_MONTH} {expected['carrier']}: expected vs actual {diffs}"
-
-
-def _same(expected: object, actual: object) -> bool:
-    if isinstance(expected, float) or isinstance(actual, float):
-        return (
-            expected is not None
-            and actual is not None
-            and math.isclose(float(expected), float(actual), rel_tol=1e-9)
-        )
-    return str(expected) == str(actual)
+    assert_golden_month(warehouse, golden_carrier_monthly)
 
 
 def test_make_report_submits_a_job_of_the_report_cronjob(

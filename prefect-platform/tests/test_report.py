@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -34,9 +33,8 @@ from prefect.settings import PREFECT_API_URL
 from prefect_platform.events import COMPLETE_LABEL, MONTH_LABEL, PUBLISHED
 from prefect_platform.flows import carrier_report_monthly, flights_daily
 
-from etl_shared.landing import flights_file
-from etl_shared.partitions import month_bounds, month_days
-from etl_shared.runner import run_partitions
+from etl_shared.partitions import month_bounds
+from etl_shared.testing.contract import load_month_but
 from etl_shared.testing.landing import GOLDEN_MONTH
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,18 +66,6 @@ def report_deployment() -> Iterator[UUID]:
     with get_client(sync_client=True) as client:
         client.delete_resource_owned_automations(f"prefect.deployment.{deployment_id}")
         client.delete_deployment(deployment_id)
-
-
-def _load_month_but(landing_zone: Path, golden_month_landing: Path, skip: int) -> list[str]:
-    """GOLDEN_MONTH's landing files, all but its last `skip` days loaded (bare steps)."""
-    days = month_days(GOLDEN_MONTH)
-    for day in days:
-        target = flights_file(landing_zone, day)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(flights_file(golden_month_landing, day), target)
-    results = run_partitions(days[:-skip], platform="bare", batch_size=31)
-    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
-    return days
 
 
 def _report_runs(deployment_id: UUID) -> dict[UUID, FlowRun]:
@@ -143,7 +129,7 @@ def test_report_runs_when_the_month_is_complete(
     golden_month_landing: Path,
     golden_carrier_monthly: list[dict[str, Any]],
 ) -> None:
-    days = _load_month_but(landing_zone, golden_month_landing, skip=1)
+    days = load_month_but(landing_zone, golden_month_landing, skip=1)
     before = _report_runs(report_deployment)
 
     published = flights_daily(date=days[-1], return_state=True)  # the month's last day
@@ -179,7 +165,7 @@ def test_report_waits_for_an_incomplete_month(
     run, once, started by that day's event (the automation's action event names it). The
     server's trigger service reads events in the order they arrive, so a run started by
     the first event would exist by the time the second one's does."""
-    days = _load_month_but(landing_zone, golden_month_landing, skip=2)
+    days = load_month_but(landing_zone, golden_month_landing, skip=2)
     before = _report_runs(report_deployment)
 
     last = flights_daily(date=days[-1], return_state=True)

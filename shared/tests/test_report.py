@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from etl_shared import policy
 from etl_shared.errors import InvalidPartitionError
-from etl_shared.landing import flights_file
 from etl_shared.partitions import month_days, month_key
 from etl_shared.report import (
     MonthIncompleteError,
@@ -20,7 +18,7 @@ from etl_shared.report import (
     write_carrier_report,
 )
 from etl_shared.runner import run_partitions
-from etl_shared.testing.landing import GOLDEN_MONTH
+from etl_shared.testing.landing import GOLDEN_MONTH, land_month
 from etl_shared.warehouse import open_warehouse
 
 
@@ -80,10 +78,7 @@ def test_incomplete_month_names_the_missing_days_as_ranges_and_writes_nothing(
     monkeypatch.setenv("WAREHOUSE_URL", duckdb_warehouse)
     days = month_days(GOLDEN_MONTH)
     loaded = [d for d in days if d not in ("2013-02-03", "2013-02-04", "2013-02-05", "2013-02-09")]
-    for day in loaded:
-        target = flights_file(landing_zone, day)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(flights_file(golden_month_landing, day), target)
+    land_month(landing_zone, golden_month_landing, loaded)
     assert all(r.ok for r in run_partitions(loaded, platform="bare", batch_size=31))
     with open_warehouse(duckdb_warehouse) as wh:
         assert missing_days(wh, GOLDEN_MONTH) == [

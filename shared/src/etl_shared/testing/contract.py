@@ -30,7 +30,6 @@ import datetime as dt
 import gzip
 import math
 import os
-import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ import pytest
 from etl_shared.config import LOCAL_MODE_ENV, WAREHOUSE_URL_FORMS
 from etl_shared.errors import EXIT_BAD_ARGS
 from etl_shared.landing import flights_file
-from etl_shared.partitions import month_bounds, month_days, outside_message
+from etl_shared.partitions import month_bounds, outside_message
 from etl_shared.runner import run_partitions
 from etl_shared.testing.landing import (
     EXPORTER_VARIANTS,
@@ -51,6 +50,7 @@ from etl_shared.testing.landing import (
     MISSING_DAY,
     OUTSIDE_DAY,
     bad_rows,
+    land_month,
     read_lines,
 )
 from etl_shared.warehouse import open_warehouse
@@ -404,18 +404,26 @@ def _month_rows(url: str, month: str) -> list[tuple[Any, ...]]:
         return wh.query("SELECT * FROM carrier_monthly WHERE month = ? ORDER BY carrier", [first])
 
 
-def _load_month_but(landing_zone: Path, golden_month_landing: Path, skip: int) -> list[str]:
-    """Copy GOLDEN_MONTH's landing files in and load all but its last `skip` days with the
-    bare steps; return the month's days."""
-    days = month_days(GOLDEN_MONTH)
-    for day in days:
-        target = flights_file(landing_zone, day)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(flights_file(golden_month_landing, day), target)
+def load_month_but(landing_zone: Path, golden_month_landing: Path, skip: int) -> list[str]:
+    """Land GOLDEN_MONTH and load all but its last `skip` days with the bare steps (the
+    daily path is proven by the tests above); return the month's days."""
+    days = land_month(landing_zone, golden_month_landing)
     results = run_partitions(days[:-skip], platform="bare", batch_size=31)
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
     return days
+
+
+def assert_golden_month(url: str, expected: list[dict[str, Any]]) -> None:
+    """`carrier_monthly` of GOLDEN_MONTH in the warehouse at `url` equals the golden rows
+    (floats to 1e-9), carrier by carrier; the failure names the carrier and the columns."""
+    rows = _month_rows(url, GOLDEN_MONTH)
+    cols = list(expected[0])
+    assert len(rows) == len(expected), f"{GOLDEN_MONTH}: {len(rows)} carriers: {rows}"
+    for exp, act in zip(expected, rows, strict=True):
+        actual = dict(zip(cols, act, strict=True))
+        actual["month"] = str(actual["month"])[:10]
+        diffs = {c: (exp[c], actual[c]) for c in cols if not _same(exp[c], actual[c])}
+        assert not diffs, f"{GOLDEN_MONTH} {exp['carrier']}: expected vs actual {diffs}"
 
 
 def test_monthly_report_matches_golden(
@@ -428,21 +436,15 @@ def test_monthly_report_matches_golden(
     """Once the month's last day is published, the platform's report step writes
     carrier_monthly equal to the rows recomputed independently from the raw file; writing
     it again changes nothing."""
-    days = _load_month_but(landing_zone, golden_month_landing, skip=1)
+    days = load_month_but(landing_zone, golden_month_landing, skip=1)
     _run_ok(platform_runner, [days[-1]])
     outcome = platform_runner.report(GOLDEN_MONTH)
     assert outcome.partition == GOLDEN_MONTH, outcome
     assert outcome.ok, (
         f"{platform_runner.platform} report of {GOLDEN_MONTH} failed: {outcome.error}"
     )
+    assert_golden_month(warehouse_url, golden_carrier_monthly)
     rows = _month_rows(warehouse_url, GOLDEN_MONTH)
-    cols = list(golden_carrier_monthly[0])
-    assert len(rows) == len(golden_carrier_monthly), rows
-    for exp, act in zip(golden_carrier_monthly, rows, strict=True):
-        actual = dict(zip(cols, act, strict=True))
-        actual["month"] = str(actual["month"])[:10]
-        diffs = {c: (exp[c], actual[c]) for c in cols if not _same(exp[c], actual[c])}
-        assert not diffs, f"{GOLDEN_MONTH} {exp['carrier']}: expected vs actual {diffs}"
     again = platform_runner.report(GOLDEN_MONTH)
     assert again.ok, again.error
     assert _month_rows(warehouse_url, GOLDEN_MONTH) == rows
@@ -456,7 +458,7 @@ def test_monthly_report_refuses_an_incomplete_month(
 ) -> None:
     """With a day of the month not loaded, the report fails naming the month and the
     missing day, and writes nothing."""
-    days = _load_month_but(landing_zone, golden_month_landing, skip=2)
+    days = load_month_but(landing_zone, golden_month_landing, skip=2)
     _run_ok(platform_runner, [days[-1]])  # the last day arrives, the one before it did not
     outcome = platform_runner.report(GOLDEN_MONTH)
     assert not outcome.ok, f"{platform_runner.platform} reported an incomplete month"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from etl_shared.landing import flights_file
+from etl_shared.partitions import month_days
 from etl_shared.schema import SOURCE_COLUMNS
 
 # Days seeded for every test session: a quiet New Year's Day, the 8 February 2013
@@ -21,6 +23,21 @@ OUTSIDE_DAY = "2014-01-01"  # the day after the data ends
 # The month the report tests complete (its golden rows: golden/carrier_monthly.csv). Its
 # days are seeded once per session by the `golden_month_landing` fixture, on demand.
 GOLDEN_MONTH = "2013-02"
+
+
+def land_month(
+    landing_dir: Path, month_landing: Path, days: Iterable[str] | None = None
+) -> list[str]:
+    """Copy GOLDEN_MONTH's landing files (from the `golden_month_landing` fixture's folder)
+    into `landing_dir`, or only `days` of them, keeping files already there; return every
+    day of the month."""
+    every_day = month_days(GOLDEN_MONTH)
+    for day in every_day if days is None else days:
+        target = flights_file(landing_dir, day)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(flights_file(month_landing, day), target)
+    return every_day
 
 
 def _utf16(data: bytes) -> bytes:
