@@ -22,8 +22,8 @@ ConfigMap the template mounts.
 What differs here, and only that (README "The KubernetesExecutor on a real control
 plane"): the scheduler reads the control plane's kubeconfig instead of the in-cluster
 config; the pods reach the API server at its loopback URL instead of the chart's Service
-(the one env value of the template replaced); the image's ENV (AIRFLOW_HOME, the DAGs
-folder /opt/airflow/dags) is given as this checkout's; the metadata DB is a SQLite copy
+(the one env value of the template replaced); the image's AIRFLOW_HOME is a test
+folder and its DAGs folder /opt/airflow/dags this checkout's dags/ as a hostPath volume; the metadata DB is a SQLite copy
 of the session's migrated template; the scheduler makes no scheduled runs (only the one
 triggered here); the REST calls use the simple auth manager's all-admins mode; the API
 server runs one worker process.
