@@ -61,6 +61,7 @@ from etl_shared.testing.deploy import (
     assert_same_as_bare_steps,
     pod_manifest,
     save_pod_spec,
+    wait_for,
 )
 from etl_shared.warehouse import open_warehouse
 
@@ -79,18 +80,6 @@ TASKS = {
 }
 RUN_TIMEOUT = 300  # bounded wait for the DAG run (seven pods, one after the other)
 WORKLOAD = ["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string"]
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str, logs: Callable[[], str]) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{logs()}")
-        time.sleep(0.5)
 
 
 def _values() -> dict[str, Any]:

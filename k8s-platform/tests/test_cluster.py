@@ -26,7 +26,7 @@ import datetime as dt
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from etl_shared.testing.deploy import (
     assert_same_as_bare_steps,
     pod_manifest,
     save_pod_spec,
+    wait_for,
 )
 from etl_shared.warehouse import open_warehouse
 
@@ -52,18 +53,6 @@ from .conftest import CHART, EXAMPLES, tool
 NS = "etl"
 RELEASE, RELEASE_NS = "etl", "etl-system"
 GOLDEN_DAY = DEPLOY_DAY
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.2)
 
 
 @dataclass

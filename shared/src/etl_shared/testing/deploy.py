@@ -24,7 +24,8 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,28 @@ def _write_report(platform: str, name: str, data: Any) -> Path:
     path = folder / f"{platform}-{name}.json"
     path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     return path
+
+
+# --------------------------------------------------------------------------- waiting
+def wait_for(
+    check: Callable[[], Any],
+    timeout: float,
+    what: str,
+    details: Callable[[], str] | None = None,
+    *,
+    interval: float = 0.2,
+) -> Any:
+    """Poll `check` until it returns something truthy and return that; after `timeout` s
+    fail naming `what`, with `details()` (logs, states) appended when given."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            extra = f"\n{details()}" if details is not None else ""
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{extra}")
+        time.sleep(interval)
 
 
 # ------------------------------------------------------------------------- pod specs
