@@ -12,7 +12,7 @@ import hashlib
 from decimal import Decimal
 from typing import Any
 
-from etl_shared.schema import TABLE_KEYS, columns
+from etl_shared.schema import PARTITIONED_TABLES, TABLE_KEYS, columns
 from etl_shared.warehouse import open_warehouse
 
 COMPARED_TABLES = ("flights", "carrier_daily", "quarantine", "carrier_monthly")
@@ -29,21 +29,31 @@ def _norm(value: Any) -> str:
     return str(value)
 
 
-def normalized_rows(url: str, table: str) -> list[tuple[str, ...]]:
-    """The table's rows in key order, as normalized text (run ids left out)."""
+def normalized_rows(url: str, table: str, partition: str | None = None) -> list[tuple[str, ...]]:
+    """The table's rows in key order, as normalized text (run ids left out); only those of
+    one daily partition when `partition` is given (a table of PARTITIONED_TABLES)."""
     cols = [c for c in columns(table) if c not in IGNORED_COLUMNS.get(table, set())]
     keys = ", ".join(TABLE_KEYS[table])
+    where, params = "", []
+    if partition is not None:
+        where, params = (
+            f" WHERE {PARTITIONED_TABLES[table]} = ?",
+            [dt.date.fromisoformat(partition)],
+        )
     with open_warehouse(url) as wh:
-        rows = wh.query(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {keys}")
+        rows = wh.query(f"SELECT {', '.join(cols)} FROM {table}{where} ORDER BY {keys}", params)
     return [tuple(_norm(v) for v in row) for row in rows]
 
 
-def checksums(url: str) -> dict[str, tuple[int, str]]:
-    """table -> (row count, sha256 of its normalized rows), for the compared tables."""
+def checksums(
+    url: str, partition: str | None = None, tables: tuple[str, ...] = COMPARED_TABLES
+) -> dict[str, tuple[int, str]]:
+    """table -> (row count, sha256 of its normalized rows), for the compared tables (or
+    `tables`), whole or only one daily partition's rows."""
     out = {}
-    for table in COMPARED_TABLES:
+    for table in tables:
         digest = hashlib.sha256()
-        rows = normalized_rows(url, table)
+        rows = normalized_rows(url, table, partition)
         for row in rows:
             digest.update("\x1f".join(row).encode())
             digest.update(b"\x1e")

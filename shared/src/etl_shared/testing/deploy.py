@@ -19,8 +19,6 @@ This module never imports an orchestrator; `kubernetes_validate` is imported whe
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
 import os
 import tempfile
@@ -199,29 +197,14 @@ DEPLOY_DAY = "2013-02-08"
 
 
 def partition_checksums(url: str, partition: str) -> dict[str, list[Any]]:
-    """table -> [row count, sha256 of its normalised rows] for one partition, the
-    normalisation of `etl_shared.compare` (run ids left out), over the compared tables a
-    daily partition writes (not the monthly report)."""
-    from etl_shared.compare import COMPARED_TABLES, IGNORED_COLUMNS, _norm
-    from etl_shared.schema import PARTITIONED_TABLES, TABLE_KEYS, columns
-    from etl_shared.warehouse import open_warehouse
+    """table -> [row count, sha256 of its normalised rows] for one partition
+    (`etl_shared.compare.checksums`, run ids left out), over the compared tables a daily
+    partition writes (not the monthly report)."""
+    from etl_shared.compare import COMPARED_TABLES, checksums
+    from etl_shared.schema import PARTITIONED_TABLES
 
-    day = dt.date.fromisoformat(partition)
-    out: dict[str, list[Any]] = {}
-    with open_warehouse(url) as wh:
-        for table in (t for t in COMPARED_TABLES if t in PARTITIONED_TABLES):
-            cols = [c for c in columns(table) if c not in IGNORED_COLUMNS.get(table, set())]
-            rows = wh.query(
-                f"SELECT {', '.join(cols)} FROM {table} WHERE {PARTITIONED_TABLES[table]} = ? "
-                f"ORDER BY {', '.join(TABLE_KEYS[table])}",
-                [day],
-            )
-            digest = hashlib.sha256()
-            for row in rows:
-                digest.update("\x1f".join(_norm(v) for v in row).encode())
-                digest.update(b"\x1e")
-            out[table] = [len(rows), digest.hexdigest()]
-    return out
+    daily = tuple(t for t in COMPARED_TABLES if t in PARTITIONED_TABLES)
+    return {t: list(sums) for t, sums in checksums(url, partition, daily).items()}
 
 
 def bare_steps_checksums(partition: str, landing_dir: Path) -> dict[str, list[Any]]:
