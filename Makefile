@@ -16,7 +16,7 @@ DEMO_START ?= 2013-01-01
 DEMO_END ?= 2013-01-07
 DEMO_MONTH ?= 2013-01
 
-.PHONY: help bootstrap setup test-all test-tools compare template lint format demo bench screenshots clean
+.PHONY: help bootstrap setup test-all test-tools compare template lint format demo bench bench-year screenshots clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -74,6 +74,20 @@ template: bootstrap ## Copy one platform out as a project of its own: make templ
 
 bench: bootstrap ## Benchmarks of every project that has them (figures and ratios, not tests)
 	@set -e; for p in $(PROJECTS); do $(MAKE) --no-print-directory -C $$p bench; done
+
+# Not part of test-all: 365 partitions through each platform's own backfill (Airflow's
+# scheduler, a Dagster backfill, the Prefect backfill flow, the k8s Indexed Job), each
+# warehouse checked equal to the bare steps'. BENCH_YEAR_START/END narrow the range.
+bench-year: bootstrap ## The full year through every platform's own backfill: wall, start-up, per partition, peak memory, parity
+	@mkdir -p reports/bench-year; set -e; failed=""; \
+	for p in $(PLATFORMS); do \
+	  $(MAKE) --no-print-directory -C $$p bench-year BENCH_YEAR_OUT=$(CURDIR)/reports/bench-year/$${p%-platform}.json \
+	    || failed="$$failed $$p"; \
+	done; \
+	$(MAKE) --no-print-directory -C shared setup; \
+	cd shared && $(UV) run --frozen --no-sync python -m etl_shared.bench_year summary \
+	  $(foreach p,$(PLATFORMS),$(CURDIR)/reports/bench-year/$(p:-platform=).json); \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 # The web UIs with this pipeline in them, as the READMEs show them (docs/img/*.png): each
 # platform's browser test (tests/test_ui.py) drives its `make ui` in Chromium.
