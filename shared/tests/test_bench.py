@@ -59,7 +59,7 @@ def test_bench_year_checks_parity_and_reports_slope_and_tree_peak(tmp_path, monk
     assert ok["same_as_bare_steps"]
     assert ok["succeeded"] == ok["partitions"] == 3
     assert ok["per_partition"] > 0
-    assert ok["wall"] >= 3 * ok["per_partition"]
+    assert ok["wall"] >= 2 * ok["per_partition"]  # first to last finish is within the wall
     assert ok["peak_mib"] > 50  # the `etl run` children count, not only this process
     assert ok["checksums"]["flights"][0] > 2000
 

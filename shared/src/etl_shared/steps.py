@@ -549,53 +549,70 @@ def _text_records(eng: Engine, stage: Stage, lines: str) -> str:
     return texts
 
 
-def _mark_duplicates(eng: Engine, judged: str, text: Callable[[str], str]) -> None:
-    """A valid row whose flight_id an earlier valid row of its file already has becomes
-    `duplicate_key` (with the first line in its message and its text as `raw_row`, which
-    `text(lines)` gives: a table of the records at those lines, as text).
+def _find_duplicates(eng: Engine, judged: str, text: Callable[[str], str]) -> str:
+    """A scratch table of the valid rows of `judged` (a relation) whose flight_id an
+    earlier valid row of its partition already has: partition_date, line_number, reason
+    `duplicate_key`, the first line in the message and the record's text as `raw_row`
+    (which `text(lines)` gives: a table of the records at those lines, as text).
 
     A valid row's flight_id joins the typed KEY_PARTS with ':'; they are never NULL and
     cannot run into each other (a date, a known carrier code, two integers), so equal
     parts are equal flight_ids. Candidates first by one 64-bit hash of the parts (a set of
-    integers; equal keys hash alike), then exact groups among the candidates only.
+    integers; equal keys hash alike): the usual partition has none, and costs one pass.
+    Then exact groups among the candidates only.
     """
     parts = ", ".join(KEY_PARTS)
     dups = f"{judged}_dups"
+    candidates = f"{judged}_candidates"
     eng.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {candidates} AS
+        SELECT hash({parts}) AS h FROM {judged} WHERE reason IS NULL
+        GROUP BY h HAVING count(*) > 1"""
+    )
+    ((n_candidates,),) = eng.execute(f"SELECT count(*) FROM {candidates}").fetchall()
+    keys = f"{judged}_dupkeys"
+    found = (
         f"""
-        CREATE OR REPLACE TEMP TABLE {dups} AS
-        WITH candidates AS (
-          SELECT hash({parts}) AS h FROM {judged} WHERE reason IS NULL
-          GROUP BY h HAVING count(*) > 1
+        WITH hits AS (
+          SELECT * FROM {judged}
+          WHERE reason IS NULL AND hash({parts}) IN (SELECT h FROM {candidates})
         ), firsts AS (
-          SELECT partition_date, {parts}, min(line_number) AS first_line FROM {judged}
-          WHERE reason IS NULL AND hash({parts}) IN (SELECT h FROM candidates)
+          SELECT partition_date, {parts}, min(line_number) AS first_line FROM hits
           GROUP BY ALL HAVING count(*) > 1
         )
-        SELECT j.partition_date, j.line_number, f.first_line,
-               {_flight_id("j.")} AS flight_id
-        FROM {judged} j JOIN firsts f ON f.partition_date = j.partition_date
+        SELECT j.partition_date, j.line_number, f.first_line, {_flight_id("j.")} AS flight_id
+        FROM hits j JOIN firsts f ON f.partition_date = j.partition_date
           AND {" AND ".join(f"f.{c} = j.{c}" for c in KEY_PARTS)}
-        WHERE j.reason IS NULL AND j.line_number > f.first_line
+        WHERE j.line_number > f.first_line
         """
+        if n_candidates
+        else "SELECT NULL::DATE AS partition_date, NULL::BIGINT AS line_number, "
+        "NULL::BIGINT AS first_line, NULL::VARCHAR AS flight_id LIMIT 0"
     )
-    ((n,),) = eng.execute(f"SELECT count(*) FROM {dups}").fetchall()
+    eng.execute(f"CREATE OR REPLACE TEMP TABLE {keys} AS {found}")
+    eng.execute(f"DROP TABLE {candidates}")
+    ((n,),) = eng.execute(f"SELECT count(*) FROM {keys}").fetchall()
     if n:
-        texts = text(dups)
-        eng.execute(
-            f"""
-            UPDATE {judged} AS j SET reason = 'duplicate_key',
-              message = 'duplicate flight_id ' || d.flight_id || ' (first on line ' || d.first_line || ')',
-              raw_row = d.raw_row
-            FROM (
-              SELECT d.*, {_raw_row("r.")} AS raw_row FROM {dups} d
-              JOIN {texts} r ON r.partition_date = d.partition_date AND r.line_number = d.line_number
-            ) d
-            WHERE j.partition_date = d.partition_date AND j.line_number = d.line_number
+        texts = text(keys)
+        rows = f"""
+            SELECT d.partition_date, d.line_number, 'duplicate_key' AS reason,
+              'duplicate flight_id ' || d.flight_id || ' (first on line ' || d.first_line || ')'
+                AS message,
+              {_raw_row("r.")} AS raw_row
+            FROM {keys} d
+            JOIN {texts} r ON r.partition_date = d.partition_date AND r.line_number = d.line_number
             """
+    else:
+        texts = None
+        rows = (
+            "SELECT NULL::DATE AS partition_date, NULL::BIGINT AS line_number, "
+            "NULL::VARCHAR AS reason, NULL::VARCHAR AS message, NULL::VARCHAR AS raw_row LIMIT 0"
         )
-        eng.execute(f"DROP TABLE {texts}")
-    eng.execute(f"DROP TABLE {dups}")
+    eng.execute(f"CREATE OR REPLACE TEMP TABLE {dups} AS {rows}")
+    for table in (texts, keys):
+        if table:
+            eng.execute(f"DROP TABLE {table}")
+    return dups
 
 
 def _airlines(eng: Engine, landing_dir: Path) -> str:
@@ -621,28 +638,41 @@ def validate_into(
     ).fetchall()
     if n_files != n_days:
         raise EtlError("one read holds two files or runs for one partition; run them one by one")
-    judged = stage.scratch("valid_judged")  # `valid` reads it through a view
-    # The typed records first; the few that break a rule, and the `recheck` lines, are
-    # then judged from their text (what they are judged on when every field is text).
+    # The typed records are judged where they are read, through a view: the usual record
+    # breaks no rule and is never copied. The few that break one (`suspects`), and the
+    # `recheck` lines, are judged from their text into `slow` (what they are judged on
+    # when every field is text).
+    fast = stage.scratch("valid_fast")
     eng.execute(
-        f"CREATE OR REPLACE TEMP TABLE {judged} AS {_fast_judge_sql(stage.rel('raw'), airlines)}"
+        f"CREATE OR REPLACE TEMP VIEW {fast} AS {_fast_judge_sql(stage.rel('raw'), airlines)}"
     )
     suspects = stage.scratch("valid_suspects")
     eng.execute(
         f"CREATE OR REPLACE TEMP TABLE {suspects} AS "
-        f"SELECT partition_date, line_number FROM {judged} WHERE reason IS NOT NULL"
+        f"SELECT partition_date, line_number FROM {fast} WHERE reason IS NOT NULL"
+    )
+    slow = stage.scratch("valid_slow")
+    eng.execute(
+        f"CREATE OR REPLACE TEMP TABLE {slow} AS "
+        f"SELECT * FROM ({_judge_sql(stage.rel('recheck'), airlines)}) WHERE false"
     )
     ((n_suspects,),) = eng.execute(f"SELECT count(*) FROM {suspects}").fetchall()
     if n_suspects:
         texts = _text_records(eng, stage, suspects)
-        eng.execute(f"DELETE FROM {judged} WHERE reason IS NOT NULL")
-        eng.execute(f"INSERT INTO {judged} BY NAME {_judge_sql(texts, airlines)}")
+        eng.execute(f"INSERT INTO {slow} BY NAME {_judge_sql(texts, airlines)}")
         eng.execute(f"DROP TABLE {texts}")
     eng.execute(f"DROP TABLE {suspects}")
     ((n_recheck,),) = eng.execute(f"SELECT count(*) FROM {stage.rel('recheck')}").fetchall()
     if n_recheck:
-        eng.execute(f"INSERT INTO {judged} BY NAME {_judge_sql(stage.rel('recheck'), airlines)}")
-    _mark_duplicates(eng, judged, lambda lines: _text_records(eng, stage, lines))
+        eng.execute(f"INSERT INTO {slow} BY NAME {_judge_sql(stage.rel('recheck'), airlines)}")
+    judged = stage.scratch("valid_judged")  # every record with its reason (NULL: valid)
+    eng.execute(
+        f"CREATE OR REPLACE TEMP VIEW {judged} AS "
+        f"SELECT * FROM {fast} WHERE reason IS NULL UNION ALL BY NAME SELECT * FROM {slow}"
+    )
+    dups = _find_duplicates(eng, judged, lambda lines: _text_records(eng, stage, lines))
+    ((n_dups,),) = eng.execute(f"SELECT count(*) FROM {dups}").fetchall()
+    unique = f"ANTI JOIN {dups} d USING (partition_date, line_number)" if n_dups else ""
     stage.put(
         "valid",
         f"""
@@ -652,7 +682,7 @@ def validate_into(
                dep_delay_i AS dep_delay, sched_arr_time_i AS sched_arr_time,
                arr_time_i AS arr_time, arr_delay_i AS arr_delay, air_time_i AS air_time,
                distance_i AS distance
-        FROM {judged} WHERE reason IS NULL
+        FROM {judged} {unique} WHERE reason IS NULL
         """,
         lazy=True,
     )
@@ -661,16 +691,18 @@ def validate_into(
         f"""
         SELECT j.partition_date, f.source_file, j.line_number, j.raw_row, j.reason, j.message,
                f.run_id
-        FROM {judged} j JOIN {files} f ON f.partition_date = j.partition_date
-        WHERE j.reason IS NOT NULL
+        FROM (
+          SELECT partition_date, line_number, raw_row, reason, message FROM {slow}
+          WHERE reason IS NOT NULL
+          UNION ALL
+          SELECT partition_date, line_number, raw_row, reason, message FROM {dups}
+        ) j JOIN {files} f ON f.partition_date = j.partition_date
         UNION ALL
         SELECT partition_date, source_file, line_number, raw_row, reason, message, run_id
         FROM {stage.rel("malformed")}
         """,
     )
-    if stage.folder is None:
-        stage.release("raw")  # every record is judged now: free the read
-    else:
+    if stage.folder is not None:  # `valid` is a file now: the scratch relations can go
         stage.release("valid", keep_relation=True)
     return _stage_counts(
         eng,

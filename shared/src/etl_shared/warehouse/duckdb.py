@@ -96,7 +96,11 @@ class DuckDBWarehouse(Warehouse):
 
     def distinct_sql(self, expr: str) -> str:
         # DuckDB's string hash collides on millions of similar ids (each collision costs an
-        # exact recount); counting the distinct strings themselves is as fast.
+        # exact recount). flight_id joins typed parts with ':' (date, carrier code, flight
+        # number, origin, scheduled departure), and one id has one way to split: equal ids
+        # have equal parts, so one hash of the parts (a few integers) serves.
+        if expr == "flight_id":
+            return "hash(flight_date, carrier, flight, origin, sched_dep_time)"
         return expr
 
     def insert_from_engine(self, table: str, relation: str) -> int:
