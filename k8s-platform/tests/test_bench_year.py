@@ -45,3 +45,16 @@ def test_bench_year_backfill(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     # the Job ran on the API server: its pods' output is in the test node's logs
     logs = list((tmp_path / "data" / "bench-year" / "k8s" / "cluster" / "node" / "logs").glob("*"))
     assert len(logs) == 2, logs
+
+
+def test_bench_year_without_the_control_plane_says_how_to_build_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KUBE_CONTROLPLANE_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("BENCH_YEAR_OUT", str(tmp_path / "result.json"))
+
+    assert _bench_year().main(cwd=tmp_path) == 1
+
+    assert "make -C ../shared controlplane" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()  # stopped before seeding anything
+    assert not (tmp_path / "result.json").exists()
