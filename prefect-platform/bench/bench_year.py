@@ -13,7 +13,11 @@ Workers: 2, Prefect's local default (BACKFILL_MAX_WORKERS): on 2 cores the API s
 the client's threads and the loads (which queue for the one DuckDB file) share the CPU;
 4 workers were slower in `make bench` (62 s vs 42 s for 31 days). `--refresh`: every
 partition runs its steps (the warehouse is new, so a cached result would only be
-checked, found missing and run anyway).
+checked, found missing and run anyway). PREFECT_CLIENT_MAX_RETRIES=10 unless set
+(Prefect's default is 5): when the ephemeral server's SQLite is busy the API answers 503
+and the client retries with exponential backoff; in one year at load ~16, two of 365
+partitions ran out of 5 retries while creating a task run and failed (the backfill went
+on and named them, as it should).
 
 Seeding, timing, peak memory, parity with the bare steps and the report are
 `etl_shared.bench_year`'s. BENCH_YEAR_START/END narrow the range, BENCH_YEAR_OUT moves
@@ -37,7 +41,11 @@ WORKERS = 2
 
 def backfill(partitions: list[str], env: dict[str, str]) -> None:
     """One `prefect-platform backfill` over the partitions; raises when it fails."""
-    env = {**env, "PREFECT_HOME": env.get("PREFECT_HOME") or str(ROOT / "prefect_home")}
+    env = {
+        **env,
+        "PREFECT_HOME": env.get("PREFECT_HOME") or str(ROOT / "prefect_home"),
+        "PREFECT_CLIENT_MAX_RETRIES": env.get("PREFECT_CLIENT_MAX_RETRIES") or "10",
+    }
     log = Path(env["ETL_DATA_DIR"]) / "prefect-backfill.log"
     argv = [
         str(Path(sys.executable).with_name("prefect-platform")),
@@ -65,7 +73,9 @@ def backfill(partitions: list[str], env: dict[str, str]) -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     if rc != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        lines = log.read_text(errors="replace").splitlines()
+        errors = [line for line in lines if "| ERROR" in line][:5]
+        tail = "\n".join([*errors, *lines[-3:]])
         what = f"timed out after {timeout:.0f} s" if rc is None else f"exit {rc}"
         raise RuntimeError(f"{' '.join(argv[1:])}: {what} (log {log}):\n{tail}")
 
