@@ -40,9 +40,17 @@ Settings, chosen for 2 cores:
 * `[scheduler] scheduler_idle_sleep_time` 0.2 s (default 1): the loop that queues a
   run's next task sleeps this long when it found nothing to do, the latency between
   two tasks of a chain;
+* `[workers] min_heartbeat_interval` 1 s (default 5, whole seconds): the task
+  supervisor's select() wakes at least this often; when a task process's pipes close
+  before it can be reaped, the supervisor notices its exit only at that wake-up, so at
+  the default about half the tasks held their worker ~5 s after they were done;
 * `[dag_processor] min_file_process_interval` / `refresh_interval` 3600 s: the DAG files
   are parsed once, not every 30 s on the cores the tasks need;
-* one API-server worker (`[api] workers` 1).
+* one API-server worker (`[api] workers` 1);
+* the scheduler preloads the modules flights_daily's tasks import (etl_airflow.preload,
+  from the home's `airflow_local_settings.py`): each task process is forked from a
+  LocalExecutor worker, itself forked from the scheduler, and would otherwise import
+  them again (~1 s of a ~1.5 s task).
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
+from etl_airflow import preload
 from etl_airflow.services import Services, airflow_cli, free_port
 
 from etl_shared import bench_year
@@ -125,6 +134,7 @@ def airflow_env(env: dict[str, str], home: Path, port: int) -> dict[str, str]:
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
+        "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "3600",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
@@ -139,13 +149,22 @@ def _count(services: Services, state: str) -> int:
     return int(runs["total_entries"])
 
 
-def backfill(partitions: list[str], env: dict[str, str]) -> None:
-    """The partitions through Airflow's backfill, its scheduler and the LocalExecutor."""
+def backfill(partitions: list[str], env: dict[str, str], *, metadata_db: Path | None = None) -> None:
+    """The partitions through Airflow's backfill, its scheduler and the LocalExecutor, into
+    env's warehouse; `metadata_db`: a migrated SQLite DB to copy (default: the cached
+    template). Raises when a component exits, a wait times out or a run failed."""
     start, end = bounds(partitions[0], partitions[-1])
     home = Path(env["ETL_DATA_DIR"]) / "airflow-home"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
-    shutil.copy(migrated_template(), home / "airflow.db")
+    shutil.copy(metadata_db or migrated_template(), home / "airflow.db")
+    (home / "config").mkdir()
+    (home / "config" / "airflow_local_settings.py").write_text(preload.LOCAL_SETTINGS)
+    began = time.perf_counter()
+
+    def note(what: str) -> None:
+        print(f"  {time.perf_counter() - began:6.1f} s  {what}", flush=True)
+
     port = free_port()
     services = Services(airflow_env(env, home, port), home / "logs", port, PLATFORM_DIR)
     with services:
@@ -154,6 +173,7 @@ def backfill(partitions: list[str], env: dict[str, str]) -> None:
             START_TIMEOUT,
             f"the API server to serve the parsed {DAG_ID}",
         )
+        note(f"api-server, scheduler, dag-processor up; {DAG_ID} parsed (logs: {home / 'logs'})")
         services.call("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
         body = {
             "dag_id": DAG_ID,
@@ -171,6 +191,7 @@ def backfill(partitions: list[str], env: dict[str, str]) -> None:
                 f"{partitions[0]}..{partitions[-1]} ({len(partitions)})"
             )
         created = services.call("POST", "/api/v2/backfills", body)
+        note(f"backfill {created['id']} created: {len(keys)} runs, {keys[0]}..{keys[-1]}")
         n = len(partitions)
 
         def finished() -> tuple[int, int] | None:
@@ -186,6 +207,7 @@ def backfill(partitions: list[str], env: dict[str, str]) -> None:
             f"the {n} runs of backfill {created['id']}",
             POLL_SECONDS,
         )
+        note(f"runs finished: {succeeded} success, {failed} failed; stopping the components")
         if failed:
             runs = services.call(
                 "GET", f"/api/v2/dags/{DAG_ID}/dagRuns?run_type=backfill&state=failed&limit=100"
@@ -199,6 +221,7 @@ def backfill(partitions: list[str], env: dict[str, str]) -> None:
                 f"{home / 'logs'}"
             )
         assert succeeded == n, (succeeded, n)
+    note("components stopped")
 
 
 def main() -> int:
