@@ -117,9 +117,7 @@ def bounds(first: str, last: str) -> tuple[str, str]:
 def airflow_env(env: dict[str, str], home: Path, port: int) -> dict[str, str]:
     """The components' environment: the harness's data folders, the warehouse as the
     `etl_warehouse` connection, and the settings of the module docstring."""
-    out = {
-        k: v for k, v in env.items() if not k.startswith("AIRFLOW") and k != "WAREHOUSE_URL"
-    }
+    out = {k: v for k, v in env.items() if not k.startswith("AIRFLOW") and k != "WAREHOUSE_URL"}
     return out | {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
@@ -149,7 +147,9 @@ def _count(services: Services, state: str) -> int:
     return int(runs["total_entries"])
 
 
-def backfill(partitions: list[str], env: dict[str, str], *, metadata_db: Path | None = None) -> None:
+def backfill(
+    partitions: list[str], env: dict[str, str], *, metadata_db: Path | None = None
+) -> None:
     """The partitions through Airflow's backfill, its scheduler and the LocalExecutor, into
     env's warehouse; `metadata_db`: a migrated SQLite DB to copy (default: the cached
     template). Raises when a component exits, a wait times out or a run failed."""
@@ -213,12 +213,10 @@ def backfill(partitions: list[str], env: dict[str, str], *, metadata_db: Path | 
                 "GET", f"/api/v2/dags/{DAG_ID}/dagRuns?run_type=backfill&state=failed&limit=100"
             )
             names = ", ".join(
-                f"{r['dag_run_id']} (partition {r.get('partition_key')})"
-                for r in runs["dag_runs"]
+                f"{r['dag_run_id']} (partition {r.get('partition_key')})" for r in runs["dag_runs"]
             )
             raise RuntimeError(
-                f"{failed} of {n} backfill runs failed: {names}; task logs under "
-                f"{home / 'logs'}"
+                f"{failed} of {n} backfill runs failed: {names}; task logs under {home / 'logs'}"
             )
         assert succeeded == n, (succeeded, n)
     note("components stopped")

@@ -21,7 +21,8 @@ DAYS = ["2013-01-01", "2013-01-02"]
 
 def _bench_year():
     spec = importlib.util.spec_from_file_location("bench_year", ROOT / "bench" / "bench_year.py")
-    assert spec and spec.loader
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
