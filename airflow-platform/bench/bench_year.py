@@ -29,8 +29,9 @@ fresh AIRFLOW_HOME under data/bench-year/airflow/airflow-home:
 
 Settings, chosen for 2 cores:
 
-* `[core] parallelism` 2: the LocalExecutor's two worker processes, one task each (a
-  task is a process forked per try; more than the cores only adds switching);
+* `[core] parallelism` 2: the LocalExecutor's two worker processes, one task each, one
+  per core (the steps are CPU-bound DuckDB work; a third worker might fill the
+  scheduler's gaps between a chain's tasks, not measured on this shared machine);
 * the backfill's `max_active_runs` 4 (= flights_daily's own): the seven tasks of a run
   are a chain, so a few runs side by side keep both workers busy while the scheduler
   moves one run's next task along; more only queues task instances;
