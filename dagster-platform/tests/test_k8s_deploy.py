@@ -228,7 +228,11 @@ def dagster_on_kube(
             }
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:  # a busy machine: the server's shutdown lags
+            server.kill()
+            server.wait()
         server_log.close()
         core.delete_namespace(namespace)
         postgres_server.drop_database(db)
