@@ -32,15 +32,29 @@ bootstrap: | $(UV) ## Install uv into .tools/ when it is not on PATH (idempotent
 setup: bootstrap ## Set up every project (virtual environments, tools)
 	@set -e; for p in $(PROJECTS); do $(MAKE) --no-print-directory -C $$p setup; done
 
-test-all: bootstrap ## Run every test suite, each in its own environment (sets itself up)
-	@set -e; failed=""; \
-	for p in $(PROJECTS); do \
-	  echo "=== $$p: make test"; start=$$(date +%s); \
-	  if $(MAKE) --no-print-directory -C $$p test; then echo "=== $$p: passed in $$(( $$(date +%s) - start ))s"; \
-	  else echo "=== $$p: FAILED"; failed="$$failed $$p"; fi; \
-	done; \
-	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
+# The suites run side by side, TEST_JOBS at a time (each is its own pytest session with its
+# own servers on free ports; most of a suite's time is spent waiting on a server, a
+# scheduler or a browser, not on the CPU). What they share is built first, once: the
+# control plane's binaries and Chromium. A suite's output is printed whole when it ends.
+TEST_JOBS ?= 2
+# Longest first, so the two lanes end close together.
+SUITES := $(addprefix suite-,$(filter prefect-platform airflow-platform,$(PLATFORMS)) \
+  $(filter dagster-platform k8s-platform,$(PLATFORMS)) shared)
+
+test-all: bootstrap ## Run every test suite, each in its own environment (sets itself up; TEST_JOBS=2 at a time)
+	@$(MAKE) --no-print-directory -C shared setup controlplane
+	@$(foreach p,$(firstword $(UI_PLATFORMS)),$(MAKE) --no-print-directory -C $(p) setup-browser)
+	@start=$$(date +%s); \
+	if $(MAKE) --no-print-directory -k -j$(TEST_JOBS) --output-sync=target $(SUITES); \
+	then echo "=== every suite passed in $$(( $$(date +%s) - start ))s"; \
+	else echo "=== FAILED: see the suites above"; exit 1; fi
 	$(MAKE) --no-print-directory test-tools
+
+.PHONY: $(SUITES)
+$(SUITES): suite-%:
+	@start=$$(date +%s); echo "=== $*: make test"; \
+	if $(MAKE) --no-print-directory -C $* test; then echo "=== $*: passed in $$(( $$(date +%s) - start ))s"; \
+	else echo "=== $*: FAILED after $$(( $$(date +%s) - start ))s"; exit 1; fi
 
 # The repository-level tools (compare, template export, the concept map's links) run in
 # shared/'s environment; these tests drive every platform, so they come after the suites.

@@ -624,6 +624,10 @@ def _airlines(eng: Engine, landing_dir: Path) -> str:
     )
 
 
+# Above this many records a read is judged through a view over it, not copied.
+JUDGE_IN_VIEW_ROWS = 1_000_000
+
+
 def validate_into(
     eng: Engine, stage: Stage, landing_dir: Path, days: list[str]
 ) -> dict[str, dict[str, int]]:
@@ -638,13 +642,17 @@ def validate_into(
     ).fetchall()
     if n_files != n_days:
         raise EtlError("one read holds two files or runs for one partition; run them one by one")
-    # The typed records are judged where they are read, through a view: the usual record
-    # breaks no rule and is never copied. The few that break one (`suspects`), and the
-    # `recheck` lines, are judged from their text into `slow` (what they are judged on
-    # when every field is text).
+    # The typed records are judged where they are read: a big read through a view (the
+    # usual record breaks no rule and is never copied), a small one into a table (cheaper
+    # than judging it again in each later pass: a batch of a month). The few that break a
+    # rule (`suspects`), and the `recheck` lines, are judged from their text into `slow`
+    # (what they are judged on when every field is text).
+    ((n_read,),) = eng.execute(f"SELECT count(*) FROM {stage.rel('raw')}").fetchall()
+    big = n_read > JUDGE_IN_VIEW_ROWS
     fast = stage.scratch("valid_fast")
     eng.execute(
-        f"CREATE OR REPLACE TEMP VIEW {fast} AS {_fast_judge_sql(stage.rel('raw'), airlines)}"
+        f"CREATE OR REPLACE TEMP {'VIEW' if big else 'TABLE'} {fast} AS "
+        f"{_fast_judge_sql(stage.rel('raw'), airlines)}"
     )
     suspects = stage.scratch("valid_suspects")
     eng.execute(
@@ -704,6 +712,8 @@ def validate_into(
     )
     if stage.folder is not None:  # `valid` is a file now: the scratch relations can go
         stage.release("valid", keep_relation=True)
+    elif not big:  # every record is judged into tables now: free the read
+        stage.release("raw")
     return _stage_counts(
         eng,
         stage,
