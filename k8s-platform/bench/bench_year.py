@@ -34,12 +34,11 @@ from __future__ import annotations
 import base64
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from k8s_platform import builders
-from k8s_platform.cluster import CLAIM, NAMESPACE
+from k8s_platform.cluster import CLAIM, NAMESPACE, wait_for_job
 from k8s_platform.localrun import pipeline_for_range
 
 from etl_shared import bench_year, policy
@@ -108,18 +107,12 @@ def run_backfill_job(
             },
         )
         batch.create_namespaced_job(NAMESPACE, job)
-        deadline = time.monotonic() + timeout
-        while True:
-            status = batch.read_namespaced_job(name, NAMESPACE).status
-            kinds = {c.type for c in status.conditions or [] if c.status == "True"}
-            if kinds & {"Complete", "Failed"}:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"Job {NAMESPACE}/{name} did not finish in {timeout:.0f} s "
-                    f"(completed indexes {status.completed_indexes or '-'})"
-                )
-            time.sleep(0.5)
+        kinds, status = wait_for_job(batch, name, timeout)
+        if not kinds:
+            raise RuntimeError(
+                f"Job {NAMESPACE}/{name} did not finish in {timeout:.0f} s "
+                f"(completed indexes {status.completed_indexes or '-'})"
+            )
         if "Complete" not in kinds:
             failed = [
                 p

@@ -193,6 +193,19 @@ def report_on_cluster(month: str, timeout: float = 1800.0) -> int:
     return _submit(job, f"args {' '.join(spec['containers'][0]['args'])}", timeout)
 
 
+def wait_for_job(batch: Any, name: str, timeout: float) -> tuple[set[str], Any]:
+    """Poll the Job in NAMESPACE until it is Complete or Failed, at most `timeout` seconds:
+    which of the two it is (empty when the time ran out) and its last status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = batch.read_namespaced_job(name, NAMESPACE).status
+        kinds = {c.type for c in status.conditions or [] if c.status == "True"}
+        kinds &= {"Complete", "Failed"}
+        if kinds or time.monotonic() > deadline:
+            return kinds, status
+        time.sleep(0.5)
+
+
 def _submit(job: dict[str, Any], describe: str, timeout: float) -> int:
     """Create the Job (with the warehouse Secret) and wait for it; 0 when it completed."""
     from kubernetes import client, config
@@ -217,16 +230,10 @@ def _submit(job: dict[str, Any], describe: str, timeout: float) -> int:
         name = job["metadata"]["name"]
         batch.create_namespaced_job(NAMESPACE, job)
         print(f"  Job {NAMESPACE}/{name}: {describe} (kubeconfig {kubeconfig})")
-        deadline = time.monotonic() + timeout
-        while True:
-            status = batch.read_namespaced_job(name, NAMESPACE).status
-            kinds = {c.type for c in status.conditions or [] if c.status == "True"}
-            if kinds & {"Complete", "Failed"}:
-                break
-            if time.monotonic() > deadline:
-                print(f"  Job {name} did not finish in {timeout:.0f} s", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
+        kinds, status = wait_for_job(batch, name, timeout)
+        if not kinds:
+            print(f"  Job {name} did not finish in {timeout:.0f} s", file=sys.stderr)
+            return 1
         pods = core.list_namespaced_pod(NAMESPACE, label_selector=f"job-name={name}").items
         for pod in sorted(pods, key=lambda p: p.metadata.creation_timestamp):
             index = pod.metadata.labels.get("batch.kubernetes.io/job-completion-index")
